@@ -1,0 +1,167 @@
+"""LightningDataModules: one base for every top-down data set, one subclass per layout."""
+
+from __future__ import annotations
+
+import logging
+from abc import abstractmethod
+from pathlib import Path
+from typing import Callable
+
+import lightning as L
+from torch.utils.data import DataLoader
+
+from posekit.codecs import Codec
+from posekit.data.augment import GeometricAugmentation
+from posekit.data.records import PersonRecord
+from posekit.data.spec import KeypointSpec
+from posekit.data.topdown import TopDownDataset
+from posekit.metrics import KeypointMetric
+
+log = logging.getLogger(__name__)
+
+
+class DataLayoutError(FileNotFoundError):
+    """``data.root`` is missing or lacks files of the expected layout."""
+
+
+class TopDownDataModule(L.LightningDataModule):
+    """Shared loaders of a top-down data set; subclasses say where records come from.
+
+    input_size is (W, H). ``layout`` (class attribute) is shown to the user when the folder
+    does not match.
+    """
+
+    layout: str = ""
+    # ``monitor`` names the data set's main metric (e.g. ``val/AP``), which the checkpoint
+    # callback and early stopping watch; ``pck_thresholds`` are the alphas of PCK@alpha.
+
+    def __init__(
+        self,
+        root: str,
+        keypoints: KeypointSpec,
+        codec: Codec,
+        input_size: tuple[int, int],
+        batch_size: int = 32,
+        val_batch_size: int | None = None,
+        num_workers: int = 2,
+        pin_memory: bool = False,
+        bbox_padding: float = 1.25,
+        augmentation: GeometricAugmentation | None = None,
+        photometric: Callable | None = None,
+        check_images: bool = True,
+        pck_thresholds: tuple[float, ...] = (0.05, 0.1, 0.2),
+        monitor: str = "val/AP",
+        monitor_mode: str = "max",
+    ) -> None:
+        super().__init__()
+        self.root = Path(root)
+        self.spec = keypoints
+        self.codec = codec
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.batch_size = batch_size
+        self.val_batch_size = val_batch_size or batch_size
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.bbox_padding = bbox_padding
+        self.augmentation = augmentation
+        self.photometric = photometric
+        self.check_images = check_images
+        self.pck_thresholds = tuple(pck_thresholds)
+        self.monitor = monitor
+        self.monitor_mode = monitor_mode
+        self.check_layout()
+        self.train_set: TopDownDataset | None = None
+        self.val_set: TopDownDataset | None = None
+
+    # --- what a subclass provides -------------------------------------------------------
+    @abstractmethod
+    def required_paths(self) -> list[Path]:
+        """Files and folders that must exist under ``root``."""
+
+    @abstractmethod
+    def train_records(self) -> list[PersonRecord]:
+        ...
+
+    @abstractmethod
+    def val_records(self) -> list[PersonRecord]:
+        ...
+
+    @abstractmethod
+    def build_metrics(self) -> list[KeypointMetric]:
+        """The metrics this data set is judged by, on the validation records."""
+
+    # --- shared behaviour ---------------------------------------------------------------
+    def resolve(self, path: str | Path) -> Path:
+        path = Path(path)
+        return path if path.is_absolute() else self.root / path
+
+    def check_layout(self) -> None:
+        if not self.root.is_dir():
+            raise DataLayoutError(
+                f"data.root {self.root} does not exist. {type(self).__name__} expects:\n"
+                f"{self.layout}\nDownload the data set there or pass data.root=<folder>."
+            )
+        missing = [str(p) for p in self.required_paths() if not p.exists()]
+        if missing:
+            raise DataLayoutError(
+                f"data.root {self.root} lacks {', '.join(missing)}. "
+                f"{type(self).__name__} expects:\n{self.layout}"
+            )
+
+    def _check_images_exist(self, records: list[PersonRecord], split: str) -> None:
+        if not self.check_images:
+            return
+        paths = sorted({r.image_path for r in records})
+        missing = [p for p in paths if not Path(p).is_file()]
+        if missing:
+            example = next(r for r in records if r.image_path == missing[0])
+            raise FileNotFoundError(
+                f"{len(missing)} of {len(paths)} {split} images are missing, e.g. {missing[0]} "
+                f"(image id {example.image_id}, annotation id {example.ann_id}). "
+                "Check data.root and the image folder names."
+            )
+
+    def _dataset(self, records: list[PersonRecord], train: bool) -> TopDownDataset:
+        return TopDownDataset(
+            records,
+            self.spec,
+            self.codec,
+            self.input_size,
+            train=train,
+            bbox_padding=self.bbox_padding,
+            augmentation=self.augmentation,
+            photometric=self.photometric,
+        )
+
+    def setup(self, stage: str | None = None) -> None:
+        if stage in (None, "fit") and self.train_set is None:
+            records = self.train_records()
+            self._check_images_exist(records, "training")
+            self.train_set = self._dataset(records, train=True)
+        if self.val_set is None:
+            records = self.val_records()
+            self._check_images_exist(records, "validation")
+            self.val_set = self._dataset(records, train=False)
+
+    def _loader(self, dataset: TopDownDataset, batch_size: int, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            drop_last=shuffle and len(dataset) > batch_size,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, self.val_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self.val_dataloader()
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.val_dataloader()

@@ -1,0 +1,1 @@
+"""Readers that turn annotation files into lists of PersonRecord."""

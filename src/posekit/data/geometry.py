@@ -1,0 +1,67 @@
+"""Box and affine geometry of the top-down crop, for numpy (data) and torch (decoding)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+
+def bbox_to_center_scale(
+    bbox: np.ndarray, aspect_ratio: float, padding: float = 1.25
+) -> tuple[np.ndarray, np.ndarray]:
+    """Box (4,) xywh -> centre (2,) and scale (2,) = the (w, h) in pixels the crop covers.
+
+    The box is widened or heightened to the input's ``aspect_ratio`` (w / h), then padded.
+    """
+    x, y, w, h = (float(v) for v in bbox)
+    center = np.array([x + w * 0.5, y + h * 0.5], dtype=np.float32)
+    if w > aspect_ratio * h:
+        h = w / aspect_ratio
+    else:
+        w = h * aspect_ratio
+    return center, np.array([w * padding, h * padding], dtype=np.float32)
+
+
+def crop_affine_matrix(
+    center: np.ndarray, scale: np.ndarray, rotation: float, output_size: tuple[int, int]
+) -> np.ndarray:
+    """(2, 3) matrix taking image pixels to crop pixels.
+
+    The crop of ``output_size`` (W, H) shows the region of width ``scale[0]`` around
+    ``center``, rotated by ``rotation`` degrees (counter-clockwise in the image); the centre
+    lands at (W / 2, H / 2), the convention of the HRNet and SimCC code.
+    """
+    out_w, out_h = output_size
+    zoom = out_w / float(scale[0])
+    theta = math.radians(rotation)
+    cos, sin = math.cos(theta) * zoom, math.sin(theta) * zoom
+    linear = np.array([[cos, sin], [-sin, cos]], dtype=np.float64)
+    offset = np.array([out_w * 0.5, out_h * 0.5]) - linear @ np.asarray(center, np.float64)
+    return np.concatenate([linear, offset[:, None]], axis=1).astype(np.float32)
+
+
+def invert_affine(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of a (2, 3) affine matrix."""
+    linear_inv = np.linalg.inv(matrix[:, :2].astype(np.float64))
+    offset = -linear_inv @ matrix[:, 2].astype(np.float64)
+    return np.concatenate([linear_inv, offset[:, None]], axis=1).astype(np.float32)
+
+
+def apply_affine(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Points (..., 2) through a (2, 3) affine matrix."""
+    return points @ matrix[:, :2].T + matrix[:, 2]
+
+
+def crop_to_image(
+    keypoints: torch.Tensor, center: torch.Tensor, scale: torch.Tensor, input_size: tuple[int, int]
+) -> torch.Tensor:
+    """Batched inverse of the (unrotated) crop: keypoints (N, K, 2) in crop pixels -> image pixels.
+
+    center, scale: (N, 2), as given by :func:`bbox_to_center_scale`.
+    """
+    out_w, out_h = input_size
+    half = keypoints.new_tensor([out_w * 0.5, out_h * 0.5])
+    pixels_per_unit = (scale[:, 0] / out_w).to(keypoints.dtype)  # (N,)
+    return (keypoints - half) * pixels_per_unit[:, None, None] + center[:, None, :].to(keypoints)

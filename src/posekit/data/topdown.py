@@ -1,0 +1,116 @@
+"""The top-down sample: read the image, crop the person with one affine warp, encode targets."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from posekit.codecs import Codec
+from posekit.data.augment import GeometricAugmentation
+from posekit.data.geometry import apply_affine, bbox_to_center_scale, crop_affine_matrix
+from posekit.data.records import PersonRecord
+from posekit.data.spec import KeypointSpec
+
+cv2.setNumThreads(0)  # the data loader's workers are the parallelism
+
+
+def read_rgb_image(path: str, record_hint: str) -> np.ndarray:
+    """Image (H, W, 3) uint8 RGB; a clear error naming the file and the record when unreadable."""
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise FileNotFoundError(f"cannot read image {path} ({record_hint}): missing or not an image")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+class TopDownDataset(Dataset):
+    """Person crops of ``input_size`` (W, H) with the codec's targets.
+
+    Each item is a flat dict of tensors:
+      image (3, H, W) uint8 RGB (normalised on the device by the model),
+      the codec's targets (e.g. heatmaps (K, h, w) or simcc_x (K, W*k), simcc_y (K, H*k)),
+      keypoint_weights (K,), keypoints (K, 2) in crop pixels, keypoint_visible (K,),
+      and the meta used to map predictions back and score them: center (2,), scale (2,),
+      sample_idx, image_id, bbox (4,) xywh, bbox_score, area, gt_keypoints (K, 3) in image pixels.
+    """
+
+    def __init__(
+        self,
+        records: Sequence[PersonRecord],
+        spec: KeypointSpec,
+        codec: Codec,
+        input_size: tuple[int, int],
+        train: bool,
+        bbox_padding: float = 1.25,
+        augmentation: GeometricAugmentation | None = None,
+        photometric: Callable | None = None,
+    ) -> None:
+        if tuple(codec.input_size) != tuple(input_size):
+            raise ValueError(
+                f"the codec's input_size {tuple(codec.input_size)} differs from the data's "
+                f"input_size {tuple(input_size)}; point both at one config value"
+            )
+        self.records = list(records)
+        self.spec = spec
+        self.codec = codec
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.aspect_ratio = self.input_size[0] / self.input_size[1]
+        self.train = train
+        self.bbox_padding = bbox_padding
+        self.augmentation = augmentation if train else None
+        self.photometric = photometric if train else None
+        self.flip_index = np.asarray(spec.flip_index)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        record = self.records[index]
+        image = read_rgb_image(record.image_path, f"record {index}, image id {record.image_id}")
+        center, scale = bbox_to_center_scale(record.bbox, self.aspect_ratio, self.bbox_padding)
+        rotation, flip = 0.0, False
+        if self.augmentation is not None:
+            rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ()).item()))
+            half_body = self.augmentation.half_body(
+                record.keypoints,
+                self.spec.upper_body_ids,
+                self.spec.lower_body_ids,
+                self.aspect_ratio,
+                rng,
+            )
+            if half_body is not None:
+                center, scale = half_body
+            center, scale, rotation = self.augmentation.jitter(center, scale, rng)
+            flip = rng.random() < self.augmentation.flip_prob
+
+        matrix = crop_affine_matrix(center, scale, rotation, self.input_size)
+        crop = cv2.warpAffine(image, matrix, self.input_size, flags=cv2.INTER_LINEAR)
+        keypoints = apply_affine(record.keypoints[:, :2], matrix)  # (K, 2) crop pixels
+        visible = (record.keypoints[:, 2] > 0).astype(np.float32)  # (K,)
+        if flip:
+            crop = crop[:, ::-1]
+            keypoints = keypoints[self.flip_index]
+            keypoints[:, 0] = self.input_size[0] - 1 - keypoints[:, 0]
+            visible = visible[self.flip_index]
+        if self.photometric is not None:
+            crop = self.photometric(image=np.ascontiguousarray(crop))["image"]
+
+        targets = self.codec.encode(keypoints, visible)
+        sample = {key: torch.from_numpy(value) for key, value in targets.items()}
+        sample.update(
+            image=torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1))),
+            keypoints=torch.from_numpy(keypoints.astype(np.float32)),
+            keypoint_visible=torch.from_numpy(visible),
+            center=torch.from_numpy(center.astype(np.float32)),
+            scale=torch.from_numpy(scale.astype(np.float32)),
+            sample_idx=torch.tensor(index, dtype=torch.int64),
+            image_id=torch.tensor(record.image_id, dtype=torch.int64),
+            bbox=torch.from_numpy(record.bbox.astype(np.float32)),
+            bbox_score=torch.tensor(record.bbox_score, dtype=torch.float32),
+            area=torch.tensor(record.area, dtype=torch.float32),
+            gt_keypoints=torch.from_numpy(record.keypoints.astype(np.float32)),
+        )
+        return sample
