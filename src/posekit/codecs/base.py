@@ -1,0 +1,117 @@
+"""The codec interface: keypoints <-> training targets, network outputs -> keypoints.
+
+A codec owns everything that depends on the representation a head predicts (heatmaps, SimCC
+vectors, ...): building the targets for one sample in the data loader (``encode``, numpy),
+reading keypoints back from a batch of outputs (``decode``, torch) and mapping the outputs of a
+horizontally flipped crop back into the frame of the original crop (``flip_outputs``, torch).
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from numbers import Integral, Real
+from typing import Sequence
+
+import numpy as np
+import torch
+
+
+class Codec(abc.ABC):
+    """Base class of the target codecs.
+
+    Attributes:
+        input_size: (W, H) of the network input in pixels.
+        output_keys: names of the head outputs, which are also the names of the targets.
+    """
+
+    input_size: tuple[int, int]
+    output_keys: tuple[str, ...]
+
+    @abc.abstractmethod
+    def encode(self, keypoints: np.ndarray, visible: np.ndarray) -> dict[str, np.ndarray]:
+        """Build the training targets of one sample.
+
+        Args:
+            keypoints: (K, 2) float, in input-crop pixel coordinates.
+            visible: (K,) float or bool, 1 (> 0) for labelled keypoints.
+
+        Returns:
+            float32 arrays: the targets under ``self.output_keys`` plus ``"keypoint_weights"``
+            (K,), which is 0 for unlabelled keypoints and for keypoints whose target falls outside
+            the output grid; the targets of those keypoints are zeros.
+        """
+
+    @abc.abstractmethod
+    def decode(self, outputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Read keypoints from a batch of head outputs, each (N, K, ...).
+
+        Returns:
+            keypoints (N, K, 2) in input-crop pixel coordinates and scores (N, K).
+        """
+
+    @abc.abstractmethod
+    def flip_outputs(
+        self, outputs: dict[str, torch.Tensor], flip_index: Sequence[int]
+    ) -> dict[str, torch.Tensor]:
+        """Map the head outputs of the horizontally flipped crop (pixel x -> W-1-x) back.
+
+        Mirrors the x axis, swaps left/right channels (``out[:, i] = in[:, flip_index[i]]``) and
+        corrects the offset of the mirrored grid, so that the result can be averaged with the
+        outputs of the un-flipped crop (flip-test augmentation).
+        """
+
+
+def as_size(name: str, value: Sequence[int]) -> tuple[int, int]:
+    """Validate a (W, H) pair of positive ints; raise ValueError otherwise."""
+    try:
+        items = tuple(value)
+    except TypeError:
+        raise ValueError(f"{name} must be a pair of positive ints (W, H), got {value!r}") from None
+    if len(items) != 2 or not all(
+        isinstance(v, Integral) and not isinstance(v, bool) and v > 0 for v in items
+    ):
+        raise ValueError(f"{name} must be a pair of positive ints (W, H), got {value!r}")
+    return int(items[0]), int(items[1])
+
+
+def as_positive(name: str, value: float) -> float:
+    """Validate a finite number > 0; raise ValueError otherwise."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, Real)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def check_keypoints(keypoints: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Validate the inputs of ``encode``.
+
+    Returns:
+        keypoints: (K, 2) float64, non-finite coordinates replaced by 0;
+        labelled: (K,) bool, labelled and with finite coordinates.
+    """
+    keypoints = np.asarray(keypoints, dtype=np.float64)
+    visible = np.asarray(visible)
+    if keypoints.ndim != 2 or keypoints.shape[1] != 2:
+        raise ValueError(f"keypoints must be (K, 2), got shape {keypoints.shape}")
+    if visible.shape != keypoints.shape[:1]:
+        raise ValueError(f"visible must be ({keypoints.shape[0]},), got shape {visible.shape}")
+    finite = np.isfinite(keypoints).all(axis=1)  # (K,)
+    labelled = (visible > 0) & finite  # (K,)
+    return np.where(finite[:, None], keypoints, 0.0), labelled
+
+
+def flip_index_tensor(
+    flip_index: Sequence[int], num_keypoints: int, device: torch.device
+) -> torch.Tensor:
+    """Validate ``flip_index`` as a permutation of range(K) and return it as a long tensor (K,)."""
+    indices = [int(i) for i in flip_index]
+    if sorted(indices) != list(range(num_keypoints)):
+        raise ValueError(
+            f"flip_index must be a permutation of range({num_keypoints}), got {list(flip_index)}"
+        )
+    return torch.tensor(indices, dtype=torch.long, device=device)

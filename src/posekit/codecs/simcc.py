@@ -1,0 +1,176 @@
+"""SimCC / SimDR codec: each coordinate is a classification over sub-pixel bins."""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from posekit.codecs.base import Codec, as_positive, as_size, check_keypoints, flip_index_tensor
+
+_LABEL_TYPES = ("gaussian", "onehot")
+
+
+class SimCCCodec(Codec):
+    """SimCC: x is classified over ``Wx = int(W * k)`` bins and y over ``Hy = int(H * k)`` bins.
+
+    ``k = split_ratio``; bin j stands for input coordinate ``j / k``.
+
+    Labels:
+      * ``"gaussian"`` (SimDR*): ``exp(-(j - x k)^2 / (2 sigma^2))`` over the bins j, centred at the
+        float ``x k``, sigma in bins; with ``normalize`` divided by ``sigma sqrt(2 pi)`` (the
+        official SimCC convention: sums to about 1, and stays finite, unlike a division by the sum).
+      * ``"onehot"`` (SimDR): ``1 - eps`` at bin ``round(x k)`` and ``eps / (bins - 1)`` elsewhere,
+        ``eps = label_smoothing``.
+
+    Keypoints that are unlabelled or with ``x k`` outside [0, Wx) or ``y k`` outside [0, Hy) get
+    weight 0 and all-zero labels.
+
+    Decoding: coordinate = argmax bin / k; score = mean over the two axes of the maximum of the
+    softmax of the outputs (taken as logits) over the bins.
+
+    Args:
+        input_size: (W, H) of the network input in pixels.
+        split_ratio: bins per input pixel, k > 0.
+        sigma: Gaussian sigma in bins, one value or (sigma_x, sigma_y).
+        label_type: "gaussian" or "onehot".
+        label_smoothing: eps in [0, 1) of the one-hot labels.
+        normalize: divide the Gaussian labels by ``sigma sqrt(2 pi)``.
+    """
+
+    output_keys = ("simcc_x", "simcc_y")
+
+    def __init__(
+        self,
+        input_size: Sequence[int],
+        split_ratio: float = 2.0,
+        sigma: float | tuple[float, float] = 6.0,
+        label_type: str = "gaussian",
+        label_smoothing: float = 0.0,
+        normalize: bool = True,
+    ) -> None:
+        self.input_size = as_size("input_size", input_size)
+        self.split_ratio = as_positive("split_ratio", split_ratio)
+        try:
+            sigmas = (sigma, sigma) if isinstance(sigma, Real) else tuple(sigma)
+        except TypeError:
+            raise ValueError(
+                f"sigma must be one number or (sigma_x, sigma_y), got {sigma!r}"
+            ) from None
+        if len(sigmas) != 2:
+            raise ValueError(f"sigma must be one number or (sigma_x, sigma_y), got {sigma!r}")
+        self.sigma = (as_positive("sigma", sigmas[0]), as_positive("sigma", sigmas[1]))
+        if label_type not in _LABEL_TYPES:
+            raise ValueError(f"label_type must be one of {_LABEL_TYPES}, got {label_type!r}")
+        self.label_type = label_type
+        if (
+            isinstance(label_smoothing, bool)
+            or not isinstance(label_smoothing, Real)
+            or not 0.0 <= label_smoothing < 1.0
+        ):
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+        self.label_smoothing = float(label_smoothing)
+        self.normalize = bool(normalize)
+        # (Wx, Hy): number of bins of each axis
+        self.simcc_size = (
+            int(self.input_size[0] * self.split_ratio),
+            int(self.input_size[1] * self.split_ratio),
+        )
+        if min(self.simcc_size) < 2:
+            raise ValueError(
+                f"split_ratio {split_ratio} gives {self.simcc_size} bins for input_size "
+                f"{self.input_size}; each axis needs at least 2"
+            )
+        # bins by which the reversed x vector of the flipped crop lies too far right
+        # (see flip_outputs); rounded to drop floating-point noise
+        exact_shift = self.simcc_size[0] - 1 - (self.input_size[0] - 1) * self.split_ratio
+        self.flip_shift = round(exact_shift, 9)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(input_size={self.input_size}, split_ratio={self.split_ratio}, "
+            f"sigma={self.sigma}, label_type={self.label_type!r}, "
+            f"label_smoothing={self.label_smoothing}, normalize={self.normalize})"
+        )
+
+    # ------------------------------------------------------------------ encode (numpy)
+    def encode(self, keypoints: np.ndarray, visible: np.ndarray) -> dict[str, np.ndarray]:
+        keypoints, labelled = check_keypoints(keypoints, visible)  # (K, 2), (K,)
+        centre = keypoints * self.split_ratio  # (K, 2) in bins
+        bins = np.asarray(self.simcc_size)
+        inside = ((centre >= 0) & (centre < bins)).all(axis=1)  # (K,)
+        weights = (labelled & inside).astype(np.float32)  # (K,)
+        simcc_x = self._labels(centre[:, 0], self.simcc_size[0], self.sigma[0])  # (K, Wx)
+        simcc_y = self._labels(centre[:, 1], self.simcc_size[1], self.sigma[1])  # (K, Hy)
+        return {
+            "simcc_x": simcc_x * weights[:, None],
+            "simcc_y": simcc_y * weights[:, None],
+            "keypoint_weights": weights,
+        }
+
+    def _labels(self, centre: np.ndarray, bins: int, sigma: float) -> np.ndarray:
+        """Labels (K, bins) along one axis for centres (K,) in bins."""
+        if self.label_type == "gaussian":
+            grid = np.arange(bins, dtype=np.float32)  # (bins,)
+            offset = grid[None, :] - centre[:, None].astype(np.float32)  # (K, bins)
+            labels = np.exp(-0.5 * np.square(offset / np.float32(sigma)))  # (K, bins)
+            if self.normalize:
+                labels /= np.float32(sigma * math.sqrt(2 * math.pi))
+            return labels
+        eps = self.label_smoothing
+        index = np.clip(np.floor(centre + 0.5), 0, bins - 1).astype(np.int64)  # (K,)
+        labels = np.full((centre.shape[0], bins), eps / (bins - 1), dtype=np.float32)  # (K, bins)
+        labels[np.arange(centre.shape[0]), index] = 1.0 - eps
+        return labels
+
+    # ------------------------------------------------------------------ decode (torch)
+    def decode(self, outputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        simcc_x = outputs["simcc_x"].float()  # (N, K, Wx)
+        simcc_y = outputs["simcc_y"].float()  # (N, K, Hy)
+        if simcc_x.ndim != 3 or simcc_y.ndim != 3:
+            raise ValueError(
+                f"simcc_x and simcc_y must be (N, K, bins), got {tuple(simcc_x.shape)} "
+                f"and {tuple(simcc_y.shape)}"
+            )
+        prob_x, index_x = simcc_x.softmax(dim=-1).max(dim=-1)  # (N, K)
+        prob_y, index_y = simcc_y.softmax(dim=-1).max(dim=-1)  # (N, K)
+        keypoints = torch.stack([index_x, index_y], dim=-1).float() / self.split_ratio  # (N, K, 2)
+        return keypoints, 0.5 * (prob_x + prob_y)
+
+    # ------------------------------------------------------------------ flip test (torch)
+    def flip_outputs(
+        self, outputs: dict[str, torch.Tensor], flip_index: Sequence[int]
+    ) -> dict[str, torch.Tensor]:
+        """Reverse the x bins of the flipped crop, swap left/right channels, correct the offset.
+
+        Bin u = x k. The pixel flip x -> W-1-x is u -> W k - k - u, while reversing the Wx bins is
+        u -> Wx-1-u, so the reversed x vector lies ``Wx - 1 - (W-1) k`` bins (k - 1 when W k is an
+        integer) too far right; it is shifted left by that much: ``out[..., j] = rev[..., j + s]``.
+        A fractional s interpolates linearly between the two neighbouring integer shifts; the bins
+        vacated at the border repeat the edge value. y only has its channels swapped.
+
+        The official SimCC code always shifts one bin, which is right only at k = 2.
+        """
+        simcc_x, simcc_y = outputs["simcc_x"], outputs["simcc_y"]  # (N, K, Wx), (N, K, Hy)
+        index = flip_index_tensor(flip_index, simcc_x.shape[1], simcc_x.device)
+        reversed_x = simcc_x.flip(-1).index_select(1, index)
+        return {
+            "simcc_x": _shift_left(reversed_x, self.flip_shift),
+            "simcc_y": simcc_y.index_select(1, index),
+        }
+
+
+def _shift_left(vectors: torch.Tensor, shift: float) -> torch.Tensor:
+    """``out[..., j] = vectors[..., j + shift]`` with linear interpolation and edge repeat."""
+    bins = vectors.shape[-1]
+    whole = math.floor(shift)
+    fraction = shift - whole
+    source = torch.arange(bins, device=vectors.device) + whole  # (bins,)
+    shifted = vectors.index_select(-1, source.clamp(0, bins - 1))
+    if fraction == 0:
+        return shifted
+    following = vectors.index_select(-1, (source + 1).clamp(0, bins - 1))
+    return (1 - fraction) * shifted + fraction * following
