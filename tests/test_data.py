@@ -17,7 +17,6 @@ from posekit.data.formats.mpii import load_mpii_records
 from posekit.data.mpii import MpiiDataModule
 from posekit.data.spec import KeypointSpec
 from posekit.data.topdown import TopDownDataset
-from posekit.metrics import write_mpii_gt_mat
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -204,26 +203,8 @@ def test_coco_fixture_gt_and_detection_boxes(fixtures_dir, tmp_path):
         load_detection_records(bad, coco / "test_coco.json", coco, 17)
 
 
-def make_mpii_root(fixtures_dir: Path, root: Path) -> Path:
-    """The MPII layout from the fixture: json as train and val, images, and a head-box mat."""
-    source = fixtures_dir / "mpii"
-    (root / "annotations").mkdir(parents=True)
-    (root / "images").mkdir()
-    for image in source.glob("*.jpg"):
-        (root / "images" / image.name).symlink_to(image)
-    for split in ("train", "val"):
-        shutil.copy(source / "test_mpii.json", root / "annotations" / f"mpii_{split}.json")
-    people = json.loads((source / "test_mpii.json").read_text())
-    joints = np.array([p["joints"] for p in people], dtype=np.float64)
-    missing = 1 - np.array([p["joints_vis"] for p in people])
-    heads = np.stack([[[p["center"][0] - 30, p["center"][1] - 30], [p["center"][0] + 30, p["center"][1] + 30]]
-                      for p in people])
-    write_mpii_gt_mat(root / "annotations" / "mpii_gt_val.mat", joints, missing, heads)
-    return root
-
-
-def test_mpii_fixture_records_and_module(fixtures_dir, tmp_path):
-    root = make_mpii_root(fixtures_dir, tmp_path / "mpii")
+def test_mpii_fixture_records_and_module(mpii_root):
+    root = mpii_root
     raw = json.loads((root / "annotations/mpii_val.json").read_text())
     records = load_mpii_records(root / "annotations/mpii_val.json", root / "images")
     # 1-based MATLAB joints become 0-based pixels

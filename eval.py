@@ -1,0 +1,24 @@
+"""Evaluate a checkpoint: `python eval.py ckpt_path=<run>/checkpoints/best_*.ckpt [data=...]`.
+
+The model comes from the checkpoint; data.root=... evaluates another folder of the same layout.
+Flip test is on unless flip_test=false. Prints the metrics and writes metrics.json.
+"""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("POSEKIT_ROOT", str(Path(__file__).resolve().parent))
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="eval")
+def main(cfg: DictConfig) -> None:
+    from posekit.pipeline import evaluate
+
+    evaluate(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Callbacks that leave pictures and numbers beside the run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+
+from posekit.viz import draw_skeleton, make_grid, save_image
+
+
+class PredictionGallery(L.Callback):
+    """After each validation, draws predicted (and true) skeletons on a few validation crops.
+
+    Writes ``<dirpath>/<filename>`` (overwritten each epoch, so the last one shows the final
+    model) and, where the logger can show images (TensorBoard, W&B), logs it too.
+    """
+
+    def __init__(self, dirpath: str, filename: str = "val_predictions.png", draw_truth: bool = True):
+        self.path = Path(dirpath) / filename
+        self.draw_truth = draw_truth
+
+    def render(self, pl_module: L.LightningModule) -> np.ndarray | None:
+        spec = pl_module.spec
+        tiles = []
+        for item in pl_module.gallery:
+            for i in range(item["image"].shape[0]):
+                image = np.ascontiguousarray(item["image"][i].permute(1, 2, 0).numpy())
+                if self.draw_truth:
+                    image = draw_skeleton(
+                        image,
+                        item["gt_keypoints"][i].numpy(),
+                        item["gt_visible"][i].numpy(),
+                        spec.skeleton,
+                        color=(255, 255, 255),
+                        score_threshold=0.5,
+                    )
+                image = draw_skeleton(
+                    image, item["keypoints"][i].numpy(), item["scores"][i].numpy(), spec.skeleton,
+                    names=spec.names,
+                )
+                tiles.append(image)
+        return make_grid(tiles, ncols=4) if tiles else None
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        grid = self.render(pl_module)
+        if grid is None:
+            return
+        save_image(self.path, grid)
+        for logger in trainer.loggers:
+            log_image = getattr(logger, "log_image", None)
+            experiment = getattr(logger, "experiment", None)
+            if callable(log_image):  # W&B
+                log_image(key="val/predictions", images=[grid], step=trainer.global_step)
+            elif hasattr(experiment, "add_image"):  # TensorBoard
+                experiment.add_image("val/predictions", grid, trainer.global_step, dataformats="HWC")

@@ -1,0 +1,129 @@
+"""What ``train.py`` and ``eval.py`` do, as functions of a composed Hydra config."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from posekit.models.pose_module import TopDownPoseModule
+
+log = logging.getLogger(__name__)
+
+
+def instantiate_group(group: DictConfig | None) -> list[Any]:
+    """Every ``_target_`` node of a config group such as ``callbacks`` or ``logger``."""
+    if not group:
+        return []
+    return [instantiate(node) for node in group.values() if node and "_target_" in node]
+
+
+def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """Flat name -> number, from Lightning's tensors; non-finite values kept as strings."""
+    flat = {}
+    for name, value in metrics.items():
+        value = float(value.item() if isinstance(value, torch.Tensor) else value)
+        flat[name] = value if math.isfinite(value) else str(value)
+    return dict(sorted(flat.items()))
+
+
+def write_metrics(metrics: dict[str, float], output_dir: str | Path) -> Path:
+    path = Path(output_dir) / "metrics.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def route_lightning_logs_through_hydra() -> None:
+    """Lightning prints through its own handlers; Hydra's (console and run log) suffice."""
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).handlers.clear()
+
+
+def build_trainer(cfg: DictConfig) -> L.Trainer:
+    route_lightning_logs_through_hydra()
+    return instantiate(
+        cfg.trainer,
+        callbacks=instantiate_group(cfg.get("callbacks")),
+        logger=instantiate_group(cfg.get("logger")) or False,
+    )
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit, evaluate the best checkpoint, write ``metrics.json``; returns the metrics."""
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+    datamodule = instantiate(cfg.data)
+    model: TopDownPoseModule = instantiate(cfg.model)
+    model.run_config = OmegaConf.to_container(cfg, resolve=True)
+    trainer = build_trainer(cfg)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    metrics = scalar_metrics(trainer.callback_metrics)
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    if cfg.get("validate_best", True) and best and not trainer.fast_dev_run:
+        log.info(f"evaluating the best checkpoint {best}")
+        (results,) = trainer.validate(model, datamodule=datamodule, ckpt_path=best, verbose=False)
+        metrics.update(scalar_metrics(results))
+    path = write_metrics(metrics, cfg.paths.output_dir)
+    log.info(f"metrics written to {path}")
+    return metrics
+
+
+def load_run_config(ckpt_path: str | Path) -> DictConfig:
+    """The resolved config a posekit checkpoint was trained with."""
+    ckpt_path = Path(ckpt_path)
+    if not ckpt_path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {ckpt_path}")
+    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    if "posekit_config" not in checkpoint:
+        raise ValueError(
+            f"{ckpt_path} has no posekit_config: it was not written by posekit's train.py"
+        )
+    return OmegaConf.create(checkpoint["posekit_config"])
+
+
+def load_model(ckpt_path: str | Path, **overrides: Any) -> TopDownPoseModule:
+    """Rebuild the LightningModule of a checkpoint from its saved config and load its weights.
+
+    ``overrides`` replace model config values (e.g. ``flip_test=False``).
+    """
+    cfg = load_run_config(ckpt_path)
+    with open_dict(cfg):
+        cfg.model.backbone.pretrained = False  # the checkpoint holds the weights
+        for key, value in overrides.items():
+            cfg.model[key] = value
+    model: TopDownPoseModule = instantiate(cfg.model)
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=False)["state_dict"]
+    model.load_state_dict(state)
+    model.run_config = OmegaConf.to_container(cfg, resolve=True)
+    return model.eval()
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """Evaluate ``cfg.ckpt_path`` on ``cfg.data``; print the metrics, write ``metrics.json``.
+
+    The model (architecture and codec) comes from the checkpoint; the data config is the one
+    composed for this run, so ``data.root=...`` or another data config can be evaluated.
+    """
+    model = load_model(cfg.ckpt_path, flip_test=cfg.flip_test)
+    saved = OmegaConf.create(model.run_config)
+    with open_dict(cfg):
+        cfg.model = saved.model  # the data's codec interpolation follows the checkpoint
+        cfg.data.input_size = saved.model.codec.input_size
+    datamodule = instantiate(cfg.data)
+    trainer = build_trainer(cfg)
+    (results,) = trainer.validate(model, datamodule=datamodule, verbose=False)
+    metrics = scalar_metrics(results)
+    for name, value in metrics.items():
+        print(f"{name:>24s}  {value:.4f}" if isinstance(value, float) else f"{name:>24s}  {value}")
+    write_metrics(metrics, cfg.paths.output_dir)
+    return metrics
