@@ -1,0 +1,128 @@
+"""A timm backbone cut down to the single feature map a pose head reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import timm
+import torch
+from torch import Tensor, nn
+
+# HRNet fuses its branches by nearest upsampling by 2, 4, 8 and strided convs, so the input
+# must be divisible by the stride of its lowest-resolution branch.
+_HRNET_INPUT_MULTIPLE = 32
+
+
+class TimmBackbone(nn.Module):
+    """A timm model returning the one feature map whose stride is ``out_stride``.
+
+    The feature index is found on a weightless probe built on the ``meta`` device, then the
+    real model is built with ``features_only=True, out_indices=(index,)``. Where a model
+    supports it, timm's ``feature_cls="getter"`` wrapper is used, which prunes the layers
+    deeper than the chosen feature (MobileNet/EfficientNet feature wrappers otherwise keep and
+    run them, leaving parameters without gradients, which breaks DDP). When several feature
+    maps share the stride (ViT), the deepest is used.
+
+    HRNet (``name`` starting with ``"hrnet"``) is built with ``feature_location=""`` so the raw
+    branch outputs come back (for ``hrnet_w32``: channels [64, 32, 64, 128, 256] at strides
+    [2, 4, 8, 16, 32], index 0 being the stem). The pose HRNet reads the stride-4 branch. The
+    last module of stage 4 is then trimmed to fuse only up to the chosen branch, as the pose
+    HRNet does, so that the stride-4 backbone has no unused parameters.
+
+    Args:
+        name: timm model name, e.g. ``"hrnet_w32"`` or ``"resnet50"``.
+        pretrained: load timm's ImageNet weights (needs network or a filled HF/torch cache).
+        out_stride: stride of the returned feature map relative to the input.
+        **timm_kwargs: passed on to ``timm.create_model`` (e.g. ``drop_path_rate``).
+
+    Attributes:
+        out_channels: channels ``C`` of the returned feature map.
+        stride: equal to ``out_stride``.
+        input_multiple: input height and width must be multiples of this.
+    """
+
+    def __init__(
+        self, name: str, pretrained: bool = False, out_stride: int = 4, **timm_kwargs: Any
+    ) -> None:
+        super().__init__()
+        self.name = name
+        is_hrnet = name.startswith("hrnet")
+        kwargs = {**timm_kwargs, "feature_location": ""} if is_hrnet else dict(timm_kwargs)
+        kwargs, probe = _probe(name, kwargs, try_getter=not is_hrnet)
+        reductions = [int(r) for r in probe.feature_info.reduction()]
+        channels = [int(c) for c in probe.feature_info.channels()]
+        matches = [i for i, r in enumerate(reductions) if r == out_stride]
+        if not matches:
+            raise ValueError(
+                f"backbone '{name}' has no feature map with stride {out_stride}; "
+                f"available strides: {sorted(set(reductions))} (channels {channels} "
+                f"at strides {reductions})"
+            )
+        position = matches[-1]
+        # feature_info lists the probe's default outputs; out_indices maps them to model indices
+        index = int(probe.feature_info.out_indices[position])
+
+        try:
+            self.body = timm.create_model(
+                name, pretrained=pretrained, features_only=True, out_indices=(index,), **kwargs
+            )
+        except Exception as err:
+            if not pretrained:
+                raise
+            raise RuntimeError(
+                f"could not fetch or load the ImageNet weights of timm model '{name}' "
+                f"({type(err).__name__}: {err}). Either train from scratch with "
+                "model.backbone.pretrained=false, or download the weights beforehand into the "
+                "Hugging Face / torch hub cache (HF_HOME, TORCH_HOME) on a machine with network "
+                "access and run with HF_HUB_OFFLINE=1 so that the cached copy is used."
+            ) from err
+
+        if is_hrnet:
+            # feature index 0 is the stem; index b + 1 is branch b of the final stage.
+            _trim_hrnet_final_fusion(self.body, branch=index - 1)
+        self.out_channels: int = channels[position]
+        self.stride: int = out_stride
+        self.input_multiple: int = _HRNET_INPUT_MULTIPLE if is_hrnet else out_stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(N, 3, H, W) images -> (N, C, H / stride, W / stride) features."""
+        height, width = x.shape[-2:]
+        if height % self.input_multiple or width % self.input_multiple:
+            raise ValueError(
+                f"backbone '{self.name}' needs an input height and width divisible by "
+                f"{self.input_multiple}, got {height}x{width}"
+            )
+        return self.body(x)[0]
+
+
+def _probe(
+    name: str, kwargs: dict[str, Any], try_getter: bool
+) -> tuple[dict[str, Any], nn.Module]:
+    """Build a weightless feature model on the meta device, to read its ``feature_info``.
+
+    Returns the kwargs to build the real model with (``feature_cls="getter"`` added when
+    ``try_getter`` and the model supports it) and the probe.
+    """
+    with torch.device("meta"):
+        if try_getter and "feature_cls" not in kwargs:
+            getter_kwargs = {**kwargs, "feature_cls": "getter"}
+            try:
+                probe = timm.create_model(name, features_only=True, **getter_kwargs)
+            except Exception:  # no forward_intermediates: use timm's default feature wrapper
+                pass
+            else:
+                return getter_kwargs, probe
+        return kwargs, timm.create_model(name, features_only=True, **kwargs)
+
+
+def _trim_hrnet_final_fusion(model: nn.Module, branch: int) -> None:
+    """Drop the final-stage fusions into branches below ``branch``'s resolution.
+
+    timm builds stage 4 with multi-scale output, so its last module also fuses into every
+    lower-resolution branch. Only fusions ``0..branch`` are kept; for branch 0 (the pose
+    HRNet's stride-4 output) that leaves no unused fusion.
+    """
+    if branch < 0:  # the stem feature does not come out of the stages
+        return
+    last_module = model.stage4[-1]
+    last_module.fuse_layers = last_module.fuse_layers[: branch + 1]

@@ -1,0 +1,116 @@
+"""Keypoint losses with one signature: ``loss(outputs, targets, keypoint_weights) -> scalar``.
+
+``outputs`` and ``targets`` are dicts of tensors keyed like the head outputs ("heatmaps", or
+"simcc_x" and "simcc_y"); ``keypoint_weights`` is (N, K), 0 for keypoints that must not
+contribute (unlabelled, outside the crop).
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def _pair(outputs: dict[str, Tensor], targets: dict[str, Tensor], key: str) -> tuple[Tensor, Tensor]:
+    """The prediction and target under ``key``, checked to exist and to have one shape."""
+    for label, found in (("outputs", outputs), ("targets", targets)):
+        if key not in found:
+            raise KeyError(f"the loss needs '{key}' in {label}, which has keys {sorted(found)}")
+    pred, target = outputs[key], targets[key]
+    if pred.shape != target.shape:
+        raise ValueError(
+            f"'{key}': prediction shape {tuple(pred.shape)} differs from target shape "
+            f"{tuple(target.shape)}"
+        )
+    return pred, target
+
+
+def _check_weights(keypoint_weights: Tensor, pred: Tensor) -> None:
+    if keypoint_weights.shape != pred.shape[:2]:
+        raise ValueError(
+            f"keypoint_weights must be (N, K) = {tuple(pred.shape[:2])}, "
+            f"got {tuple(keypoint_weights.shape)}"
+        )
+
+
+class KeypointMSELoss(nn.Module):
+    """HRNet's JointsMSELoss on heatmaps.
+
+    ``0.5 * mean((w * pred - w * target) ** 2)`` over the batch, the keypoints and the
+    pixels: as in HRNet, prediction and target are both multiplied by the keypoint weight
+    ``w`` before the squared error, so the weight acts squared.
+
+    Args:
+        use_target_weight: multiply by ``keypoint_weights``; if False they are ignored.
+        loss_weight: factor on the result.
+    """
+
+    def __init__(self, use_target_weight: bool = True, loss_weight: float = 1.0) -> None:
+        super().__init__()
+        self.use_target_weight = use_target_weight
+        self.loss_weight = loss_weight
+
+    def forward(
+        self, outputs: dict[str, Tensor], targets: dict[str, Tensor], keypoint_weights: Tensor
+    ) -> Tensor:
+        pred, target = _pair(outputs, targets, "heatmaps")  # (N, K, H, W) each
+        if self.use_target_weight:
+            _check_weights(keypoint_weights, pred)
+            w = keypoint_weights[:, :, None, None].to(pred.dtype)  # (N, K, 1, 1)
+            pred, target = pred * w, target * w
+        return self.loss_weight * 0.5 * F.mse_loss(pred, target)
+
+
+class KLDiscretLoss(nn.Module):
+    """SimCC's KL divergence between predicted and target bin distributions, x plus y.
+
+    For "simcc_x" and "simcc_y", each (N, K, bins): ``log_softmax(beta * pred)`` over the
+    bins against the target (``softmax(beta * target)`` when ``label_softmax``), KL
+    ``sum_j t_j (log t_j - log p_j)`` computed per bin with ``0 * log 0 = 0`` then averaged
+    over the bins (as the official SimCC code does), multiplied by the keypoint weight and
+    averaged over the batch and the keypoints; the x and y terms are summed.
+
+    Averaging over the batch follows the official SimCC code; mmpose's version sums over the
+    batch (dividing by K only), which makes the loss, and the effective learning rate, grow
+    with the batch size.
+
+    Args:
+        beta: temperature applied to the logits (and to the target with ``label_softmax``).
+        label_softmax: turn the target into a distribution with ``softmax(beta * target)``.
+        use_target_weight: multiply by ``keypoint_weights``; if False they are ignored.
+        loss_weight: factor on the result.
+    """
+
+    def __init__(
+        self,
+        beta: float = 1.0,
+        label_softmax: bool = False,
+        use_target_weight: bool = True,
+        loss_weight: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.beta = beta
+        self.label_softmax = label_softmax
+        self.use_target_weight = use_target_weight
+        self.loss_weight = loss_weight
+
+    def _term(
+        self, outputs: dict[str, Tensor], targets: dict[str, Tensor], keypoint_weights: Tensor, key: str
+    ) -> Tensor:
+        """The weighted KL of one axis, averaged over the batch and the keypoints."""
+        pred, target = _pair(outputs, targets, key)  # (N, K, bins) each
+        log_p = F.log_softmax(pred * self.beta, dim=-1)
+        if self.label_softmax:
+            target = F.softmax(target * self.beta, dim=-1)
+        per_keypoint = F.kl_div(log_p, target, reduction="none").mean(dim=-1)  # (N, K)
+        if self.use_target_weight:
+            _check_weights(keypoint_weights, pred)
+            per_keypoint = per_keypoint * keypoint_weights.to(per_keypoint.dtype)
+        return per_keypoint.mean()
+
+    def forward(
+        self, outputs: dict[str, Tensor], targets: dict[str, Tensor], keypoint_weights: Tensor
+    ) -> Tensor:
+        loss_x = self._term(outputs, targets, keypoint_weights, "simcc_x")
+        loss_y = self._term(outputs, targets, keypoint_weights, "simcc_y")
+        return self.loss_weight * (loss_x + loss_y)
