@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import lightning as L
 import numpy as np
 
@@ -17,9 +18,16 @@ class PredictionGallery(L.Callback):
     model) and, where the logger can show images (TensorBoard, W&B), logs it too.
     """
 
-    def __init__(self, dirpath: str, filename: str = "val_predictions.png", draw_truth: bool = True):
+    def __init__(
+        self,
+        dirpath: str,
+        filename: str = "val_predictions.png",
+        draw_truth: bool = True,
+        tile_height: int = 256,
+    ) -> None:
         self.path = Path(dirpath) / filename
         self.draw_truth = draw_truth
+        self.tile_height = tile_height
 
     def render(self, pl_module: L.LightningModule) -> np.ndarray | None:
         spec = pl_module.spec
@@ -27,18 +35,20 @@ class PredictionGallery(L.Callback):
         for item in pl_module.gallery:
             for i in range(item["image"].shape[0]):
                 image = np.ascontiguousarray(item["image"][i].permute(1, 2, 0).numpy())
+                zoom = max(1, self.tile_height // image.shape[0])  # draw on an enlarged crop
+                image = cv2.resize(image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_LINEAR)
                 if self.draw_truth:
                     image = draw_skeleton(
                         image,
-                        item["gt_keypoints"][i].numpy(),
+                        item["gt_keypoints"][i].numpy() * zoom,
                         item["gt_visible"][i].numpy(),
                         spec.skeleton,
                         color=(255, 255, 255),
                         score_threshold=0.5,
                     )
+                # every predicted keypoint is drawn: SimCC scores are not calibrated probabilities
                 image = draw_skeleton(
-                    image, item["keypoints"][i].numpy(), item["scores"][i].numpy(), spec.skeleton,
-                    names=spec.names,
+                    image, item["keypoints"][i].numpy() * zoom, None, spec.skeleton, names=spec.names
                 )
                 tiles.append(image)
         return make_grid(tiles, ncols=4) if tiles else None
