@@ -7,6 +7,7 @@ from pathlib import Path
 from posekit.data.datamodule import TopDownDataModule
 from posekit.data.formats.coco import load_coco_records, load_detection_records
 from posekit.data.records import PersonRecord
+from posekit.data.spec import KeypointSpec
 from posekit.metrics import CocoKeypointAP, KeypointMetric, PCKMetric
 
 
@@ -17,27 +18,19 @@ class CocoDataModule(TopDownDataModule):
     e.g. ``COCO_val2017_detections_AP_H_56_person.json``) is used when ``use_det_boxes``.
     """
 
-    layout = (
-        "  <root>/annotations/person_keypoints_train2017.json\n"
-        "  <root>/annotations/person_keypoints_val2017.json\n"
-        "  <root>/train2017/*.jpg\n"
-        "  <root>/val2017/*.jpg\n"
-        "  <root>/person_detection_results/COCO_val2017_detections_AP_H_56_person.json"
-        "   (only with data.use_det_boxes=true)\n"
-        "(file and folder names are set by data.train_ann, data.val_ann, data.train_images,\n"
-        " data.val_images and data.val_det_file)"
-    )
-
     def __init__(
         self,
         *args,
-        train_ann: str = "annotations/person_keypoints_train2017.json",
+        train_ann: str | None = "annotations/person_keypoints_train2017.json",
         val_ann: str = "annotations/person_keypoints_val2017.json",
         train_images: str = "train2017",
         val_images: str = "val2017",
         val_det_file: str | None = None,
         use_det_boxes: bool = False,
         det_score_threshold: float = 0.0,
+        use_area: bool = True,
+        keypoints_in_file: int | None = None,
+        ap_parts: dict[str, list[int]] | None = None,
         **kwargs,
     ) -> None:
         self.train_ann = train_ann
@@ -47,7 +40,28 @@ class CocoDataModule(TopDownDataModule):
         self.val_det_file = val_det_file
         self.use_det_boxes = use_det_boxes
         self.det_score_threshold = det_score_threshold
+        self.use_area = use_area
+        self.keypoints_in_file = keypoints_in_file
+        self.ap_parts = dict(ap_parts) if ap_parts else None
         super().__init__(*args, **kwargs)
+
+    @property
+    def boxes(self) -> str:
+        return "detections" if self.use_det_boxes else "gt"
+
+    @property
+    def layout(self) -> str:
+        """The expected files, from this data config's names."""
+        lines = [f"  <root>/{self.train_ann}", f"  <root>/{self.train_images}/*.jpg"] * bool(
+            self.train_ann
+        )
+        lines += [f"  <root>/{self.val_ann}", f"  <root>/{self.val_images}/*.jpg"]
+        if self.val_det_file:
+            lines.append(f"  <root>/{self.val_det_file}   (only with data.use_det_boxes=true)")
+        return "\n".join(lines) + (
+            "\n(names are set by data.train_ann, data.val_ann, data.train_images, "
+            "data.val_images and data.val_det_file)"
+        )
 
     def required_paths(self) -> list[Path]:
         paths = [self.resolve(self.val_ann), self.resolve(self.val_images)]
@@ -58,11 +72,19 @@ class CocoDataModule(TopDownDataModule):
         return paths
 
     def train_records(self) -> list[PersonRecord]:
+        if not self.train_ann:
+            raise ValueError(
+                f"{type(self).__name__} has no training split (data.train_ann is null): evaluate "
+                "a checkpoint with eval.py, or set data.train_ann and data.train_images"
+            )
         for path in (self.resolve(self.train_ann), self.resolve(self.train_images)):
             if not path.exists():
                 raise FileNotFoundError(f"training needs {path}. Expected layout:\n{self.layout}")
         return load_coco_records(
-            self.resolve(self.train_ann), self.resolve(self.train_images), self.spec.num_keypoints
+            self.resolve(self.train_ann),
+            self.resolve(self.train_images),
+            self.spec.num_keypoints,
+            self.keypoints_in_file,
         )
 
     def val_records(self) -> list[PersonRecord]:
@@ -75,15 +97,47 @@ class CocoDataModule(TopDownDataModule):
                 self.det_score_threshold,
             )
         return load_coco_records(
-            self.resolve(self.val_ann), self.resolve(self.val_images), self.spec.num_keypoints
+            self.resolve(self.val_ann),
+            self.resolve(self.val_images),
+            self.spec.num_keypoints,
+            self.keypoints_in_file,
+        )
+
+    @classmethod
+    def protocol_metric(
+        cls,
+        ann_file: str | Path,
+        spec: KeypointSpec,
+        use_detections: bool = False,
+        use_area: bool = True,
+        keypoints_in_file: int | None = None,
+        ap_parts: dict[str, list[int]] | None = None,
+        **_: object,
+    ) -> CocoKeypointAP:
+        """The data set's official metric on ``ann_file``: OKS AP with the spec's sigmas.
+
+        Class-level so that ``scripts/evaluate_results.py`` scores any results file with the
+        options of the data config (extra config keys are ignored)."""
+        return CocoKeypointAP(
+            ann_file=str(ann_file),
+            sigmas=spec.sigmas,
+            use_detections=use_detections,
+            use_area=use_area,
+            keypoints_in_file=keypoints_in_file,
+            parts=ap_parts,
+        )
+
+    def protocol_options(self) -> dict[str, object]:
+        """This data config's options of :meth:`protocol_metric`."""
+        return dict(
+            use_detections=self.use_det_boxes,
+            use_area=self.use_area,
+            keypoints_in_file=self.keypoints_in_file,
+            ap_parts=self.ap_parts,
         )
 
     def build_metrics(self) -> list[KeypointMetric]:
         return [
             PCKMetric(thresholds=self.pck_thresholds),
-            CocoKeypointAP(
-                ann_file=str(self.resolve(self.val_ann)),
-                sigmas=self.spec.sigmas,
-                use_detections=self.use_det_boxes,
-            ),
+            self.protocol_metric(self.resolve(self.val_ann), self.spec, **self.protocol_options()),
         ]

@@ -90,6 +90,11 @@ class TopDownDataModule(L.LightningDataModule):
     def build_metrics(self) -> list[KeypointMetric]:
         """The metrics this data set is judged by, on the validation records."""
 
+    @property
+    def boxes(self) -> str:
+        """Which person boxes validation crops: ``"gt"`` (annotated) or ``"detections"``."""
+        return "gt"
+
     # --- shared behaviour ---------------------------------------------------------------
     def resolve(self, path: str | Path) -> Path:
         path = Path(path)

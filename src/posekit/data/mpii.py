@@ -7,6 +7,7 @@ from pathlib import Path
 from posekit.data.datamodule import TopDownDataModule
 from posekit.data.formats.mpii import load_mpii_records
 from posekit.data.records import PersonRecord
+from posekit.data.spec import KeypointSpec
 from posekit.metrics import KeypointMetric, MPIIPCKh, PCKMetric
 
 
@@ -57,8 +58,13 @@ class MpiiDataModule(TopDownDataModule):
             self.resolve(self.val_ann), self.resolve(self.images), self.spec.num_keypoints
         )
 
+    @classmethod
+    def protocol_metric(cls, gt_val_mat: str | Path, spec: KeypointSpec, **_: object) -> MPIIPCKh:
+        """The official PCKh against the head boxes of ``gt_val_mat`` (see evaluate_results)."""
+        return MPIIPCKh(gt_mat_path=str(gt_val_mat), spec=spec)
+
     def build_metrics(self) -> list[KeypointMetric]:
         return [
-            MPIIPCKh(gt_mat_path=str(self.resolve(self.gt_val_mat))),
+            self.protocol_metric(self.resolve(self.gt_val_mat), self.spec),
             PCKMetric(thresholds=self.pck_thresholds),
         ]

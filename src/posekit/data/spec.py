@@ -121,3 +121,14 @@ def _to_plain(value):
 def build_keypoint_spec(**fields: Sequence) -> KeypointSpec:
     """Hydra target: ``_target_: posekit.data.spec.build_keypoint_spec`` plus the yaml fields."""
     return KeypointSpec.from_dict(dict(fields), source=str(fields.get("name", "<config>")))
+
+
+def load_keypoint_spec(path: str | Path) -> KeypointSpec:
+    """Hydra target for a keypoint yaml anywhere on disk (custom data sets):
+    ``keypoints: {_target_: posekit.data.spec.load_keypoint_spec, path: /my/keypoints.yaml}``."""
+    if path in (None, "", "???"):
+        raise ValueError(
+            "no keypoint spec file given: pass data.keypoints.path=/path/to/keypoints.yaml "
+            "(the format of conf/keypoints/coco.yaml)"
+        )
+    return KeypointSpec.from_yaml(path)

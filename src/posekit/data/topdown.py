@@ -96,6 +96,9 @@ class TopDownDataset(Dataset):
             keypoints[:, 0] = self.input_size[0] - 1 - keypoints[:, 0]
             visible = visible[self.flip_index]
         if self.photometric is not None:
+            reseed = getattr(self.photometric, "set_random_seed", None)
+            if reseed is not None:  # albumentations has its own generators: seed them from torch's
+                reseed(int(torch.randint(0, 2**31 - 1, ()).item()))
             crop = self.photometric(image=np.ascontiguousarray(crop))["image"]
 
         targets = self.codec.encode(keypoints, visible)

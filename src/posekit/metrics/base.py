@@ -140,6 +140,12 @@ class KeypointMetric(Metric):
         with self.sync_context(dist_sync_fn=self.dist_sync_fn, process_group=self.process_group):
             return self._collect()
 
+    def predictions(self) -> dict[str, Tensor] | None:
+        """The stored predictions and meta (``sample_idx``, ``pred_keypoints`` (N, K, 2) in image
+        pixels, ``pred_scores`` (N, K), and :attr:`meta_keys`), gathered over processes, one row
+        per sample index, by sample index; ``None`` when nothing was stored."""
+        return self._collect_synced()
+
     def _scalars(self, values: dict[str, float]) -> dict[str, Tensor]:
         return {
             key: torch.tensor(float(v), dtype=torch.float32, device=self.device)

@@ -7,7 +7,7 @@ import copy
 import io
 import json
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 from pycocotools.coco import COCO
@@ -28,6 +28,8 @@ STAT_KEYS = (
     "ARm",
     "ARl",
 )  # COCOeval.stats order
+# OKS scale of the crowdposetools / xtcocotools ``use_area=False`` convention: 0.53 x box area
+BOX_AREA_FACTOR = 0.53
 
 
 def oks_matrix(keypoints: np.ndarray, areas: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
@@ -74,28 +76,77 @@ def oks_nms(
     return keep
 
 
+def load_coco_gt(ann_file: Path) -> dict:
+    """The parsed annotation json, with the keys pycocotools' keypoint evaluation reads checked."""
+    if not ann_file.is_file():
+        raise FileNotFoundError(f"COCO annotation file not found: {ann_file}")
+    try:
+        with open(ann_file) as f:
+            dataset = json.load(f)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"COCO annotation file {ann_file} is not valid JSON: {err}") from err
+    for key in ("images", "annotations", "categories"):
+        if key not in dataset:
+            raise KeyError(f"{ann_file}: COCO annotations lack '{key}'")
+    if not dataset["categories"]:
+        raise ValueError(f"{ann_file}: no categories")
+    return dataset
+
+
+def coco_index(dataset: dict) -> COCO:
+    """A pycocotools ``COCO`` over an in-memory dataset (quietly)."""
+    coco = COCO()
+    coco.dataset = dataset
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco.createIndex()
+    return coco
+
+
+def run_cocoeval(gt: COCO, results: list[dict[str, Any]], sigmas: np.ndarray) -> COCOeval:
+    """pycocotools' keypoint evaluation (evaluate, accumulate, summarize) with custom sigmas."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        detections = gt.loadRes(copy.deepcopy(results))  # loadRes edits its input
+        evaluator = COCOeval(gt, detections, iouType="keypoints")
+        evaluator.params.kpt_oks_sigmas = sigmas
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return evaluator
+
+
 class CocoKeypointAP(KeypointMetric):
     """COCO OKS-based AP/AR of the keypoint predictions, evaluated by pycocotools.
 
     Args:
-        ann_file: COCO-style keypoint annotation json; annotations without ``area`` get the area
-            of their bbox (w * h).
-        sigmas: (K,) OKS sigmas; K must match the annotations' keypoint count.
+        ann_file: COCO-style keypoint annotation json.
+        sigmas: (K,) OKS sigmas; K must match the keypoint spec.
         use_detections: predictions come from detected boxes; run OKS-NMS per image.
         score_threshold: keypoint scores above it enter the instance rescoring.
         nms_threshold: OKS above which a lower-scored instance of the same image is dropped.
+        use_area: the OKS scale (and the area ranges) come from the annotations' ``area``
+            (missing ones get the box's w * h); ``False`` takes 0.53 x the box area for every
+            annotation, the convention of crowdposetools and of xtcocotools' ``use_area=False``
+            (CrowdPose, AI Challenger).
+        keypoints_in_file: keypoints per annotation in ``ann_file`` when it has more than K
+            (Halpe-26 scored against the 136-keypoint Halpe files): the first K are evaluated.
+        parts: optional ``{name: (start, end)}`` keypoint ranges also scored on their own, as
+            the whole-body evaluations do (Halpe: body, foot, face, hand): ``AP/<name>`` and
+            ``AR/<name>``; a person counts for a part only when that part has labelled keypoints.
 
-    Each prediction's instance score is ``bbox_score * mean(keypoint scores > score_threshold)``
-    (the mean of all keypoint scores when none is above). With ``use_detections``, OKS-NMS
-    (areas from the predicted boxes) runs on these rescored instances before evaluation.
-    All images of ``ann_file`` are evaluated.
+    Annotations without ``iscrowd`` count as not crowded; without ``num_keypoints`` (or with
+    ``keypoints_in_file``) the labelled keypoints are counted. Each prediction's instance score is
+    ``bbox_score * mean(keypoint scores > score_threshold)`` (the mean of all keypoint scores when
+    none is above). With ``use_detections``, OKS-NMS (areas from the predicted boxes) runs on these
+    rescored instances before evaluation. All images of ``ann_file`` are evaluated.
 
     ``compute()`` returns ``AP, AP50, AP75, APm, APl, AR, AR50, AR75, ARm, ARl`` as fractions
     (pycocotools' ``-1`` where an area range has no ground truth; all zeros without predictions).
-    ``results()`` gives the COCO results list that was evaluated.
+    ``results()`` gives the COCO results list that was evaluated; ``evaluate_results(results)``
+    scores any results list (e.g. another method's) the same way.
     """
 
     meta_keys: ClassVar[tuple[str, ...]] = ("bbox", "bbox_score", "image_id")
+    stat_keys: ClassVar[tuple[str, ...]] = STAT_KEYS
 
     def __init__(
         self,
@@ -104,6 +155,9 @@ class CocoKeypointAP(KeypointMetric):
         use_detections: bool = False,
         score_threshold: float = 0.2,
         nms_threshold: float = 0.9,
+        use_area: bool = True,
+        keypoints_in_file: int | None = None,
+        parts: Mapping[str, Sequence[int]] | None = None,
         **kwargs: Any,
     ) -> None:
         sigma_array = np.asarray([float(s) for s in sigmas], dtype=np.float64)  # (K,)
@@ -115,34 +169,53 @@ class CocoKeypointAP(KeypointMetric):
         self.use_detections = bool(use_detections)
         self.score_threshold = float(score_threshold)
         self.nms_threshold = float(nms_threshold)
-        self._coco = self._load_annotations()
+        self.use_area = bool(use_area)
+        self.keypoints_in_file = int(keypoints_in_file or sigma_array.size)
+        self.parts = self._check_parts(parts or {})
+        self._coco = coco_index(self._load_annotations())
         self.category_id = int(self._coco.dataset["categories"][0]["id"])
+        self._part_cocos = {
+            name: coco_index(_keypoint_slice(self._coco.dataset, start, end))
+            for name, (start, end) in self.parts.items()
+        }
 
-    def _load_annotations(self) -> COCO:
-        if not self.ann_file.is_file():
-            raise FileNotFoundError(f"COCO annotation file not found: {self.ann_file}")
-        with open(self.ann_file) as f:
-            dataset = json.load(f)
-        for key in ("images", "annotations", "categories"):
-            if key not in dataset:
-                raise KeyError(f"{self.ann_file}: COCO annotations lack '{key}'")
-        if not dataset["categories"]:
-            raise ValueError(f"{self.ann_file}: no categories")
-        k = self.num_keypoints
-        for ann in dataset["annotations"]:
-            num_values = len(ann.get("keypoints", ()))
-            if num_values != 3 * k:
+    def _check_parts(self, parts: Mapping[str, Sequence[int]]) -> dict[str, tuple[int, int]]:
+        checked = {}
+        for name, bounds in parts.items():
+            start, end = (int(v) for v in bounds)
+            if not 0 <= start < end <= self.num_keypoints:
                 raise ValueError(
-                    f"{self.ann_file}: annotation {ann.get('id')} has {num_values} keypoint "
-                    f"values, expected 3 * {k} for {k} sigmas"
+                    f"CocoKeypointAP: part '{name}' = [{start}, {end}) is not a keypoint range "
+                    f"within 0..{self.num_keypoints}"
                 )
-            if "area" not in ann:
-                ann["area"] = float(ann["bbox"][2] * ann["bbox"][3])
-        coco = COCO()
-        coco.dataset = dataset
-        with contextlib.redirect_stdout(io.StringIO()):
-            coco.createIndex()
-        return coco
+            checked[str(name)] = (start, end)
+        return checked
+
+    def _load_annotations(self) -> dict:
+        dataset = load_coco_gt(self.ann_file)
+        k, in_file = self.num_keypoints, self.keypoints_in_file
+        for i, ann in enumerate(dataset["annotations"]):
+            where = f"{self.ann_file}: annotations[{i}] (id {ann.get('id', '?')})"
+            missing = [key for key in ("id", "image_id", "bbox", "keypoints") if key not in ann]
+            if missing:
+                raise ValueError(f"{where}: missing required keys {missing}")
+            if len(ann["keypoints"]) != 3 * in_file:
+                raise ValueError(
+                    f"{where}: {len(ann['keypoints'])} keypoint values, expected 3 * {in_file}; "
+                    "check that the keypoint spec (and keypoints_in_file) match this file"
+                )
+            if in_file != k:
+                ann["keypoints"] = ann["keypoints"][: 3 * k]
+            if in_file != k or "num_keypoints" not in ann:
+                ann["num_keypoints"] = int(sum(1 for v in ann["keypoints"][2::3] if v > 0))
+            ann.setdefault("iscrowd", 0)
+            ann.setdefault("category_id", dataset["categories"][0]["id"])
+            box_area = float(ann["bbox"][2] * ann["bbox"][3])
+            if not self.use_area:
+                ann["area"] = BOX_AREA_FACTOR * box_area
+            elif "area" not in ann:
+                ann["area"] = box_area
+        return dataset
 
     def _build_results(self, states: dict[str, Tensor] | None) -> list[dict[str, Any]]:
         """COCO result dicts of the de-duplicated states, by sample index (with NMS: by image)."""
@@ -189,20 +262,44 @@ class CocoKeypointAP(KeypointMetric):
             for i in order
         ]
 
-    def _evaluate(self, results: list[dict[str, Any]]) -> dict[str, float]:
-        if not results:
-            return {key: 0.0 for key in STAT_KEYS}
-        unknown = sorted({r["image_id"] for r in results} - set(self._coco.getImgIds()))
-        if unknown:
-            raise ValueError(f"CocoKeypointAP: image ids {unknown[:10]} are not in {self.ann_file}")
-        with contextlib.redirect_stdout(io.StringIO()):
-            detections = self._coco.loadRes(copy.deepcopy(results))  # loadRes edits its input
-            evaluator = COCOeval(self._coco, detections, iouType="keypoints")
-            evaluator.params.kpt_oks_sigmas = self.sigmas
-            evaluator.evaluate()
-            evaluator.accumulate()
-            evaluator.summarize()
+    def _check_results(self, results: list[dict[str, Any]], source: str) -> None:
+        known = set(self._coco.getImgIds())
+        for i, result in enumerate(results):
+            where = f"{source}: result [{i}]"
+            missing = [key for key in ("image_id", "keypoints", "score") if key not in result]
+            if missing:
+                raise ValueError(f"{where}: missing required keys {missing}")
+            if result["image_id"] not in known:
+                raise ValueError(
+                    f"{where}: image_id {result['image_id']} is not in {self.ann_file}; "
+                    "the results belong to another split or data set"
+                )
+            if len(result["keypoints"]) != 3 * self.num_keypoints:
+                raise ValueError(
+                    f"{where}: {len(result['keypoints'])} keypoint values, expected "
+                    f"3 * {self.num_keypoints} (x, y, score per keypoint)"
+                )
+
+    def _summaries(self, evaluator: COCOeval) -> dict[str, float]:
+        """The reported numbers of one evaluation of all images."""
         return {key: float(value) for key, value in zip(STAT_KEYS, evaluator.stats)}
+
+    def _evaluate(
+        self, results: list[dict[str, Any]], source: str = "CocoKeypointAP"
+    ) -> dict[str, float]:
+        if not results:
+            empty = {key: 0.0 for key in self.stat_keys}
+            empty.update({f"{s}/{part}": 0.0 for part in self.parts for s in ("AP", "AR")})
+            return empty
+        self._check_results(results, source)
+        values = self._summaries(run_cocoeval(self._coco, results, self.sigmas))
+        for part, (start, end) in self.parts.items():
+            sliced = [
+                {**r, "keypoints": r["keypoints"][3 * start : 3 * end]} for r in results
+            ]
+            stats = run_cocoeval(self._part_cocos[part], sliced, self.sigmas[start:end]).stats
+            values[f"AP/{part}"], values[f"AR/{part}"] = float(stats[0]), float(stats[5])
+        return values
 
     def compute(self) -> dict[str, Tensor]:
         return self._scalars(self._evaluate(self._build_results(self._collect())))
@@ -212,3 +309,20 @@ class CocoKeypointAP(KeypointMetric):
         ``image_id``, ``category_id``, flat ``keypoints`` [x, y, score] * K and instance ``score``;
         gathered over processes under DDP, ready for ``json.dump``."""
         return self._build_results(self._collect_synced())
+
+    def evaluate_results(
+        self, results: list[dict[str, Any]], source: str = "results"
+    ) -> dict[str, float]:
+        """Score a COCO results list as given (no rescoring, no NMS): e.g. another method's
+        ``predictions.json``. ``source`` names the list in error messages."""
+        return self._evaluate(results, source)
+
+
+def _keypoint_slice(dataset: dict, start: int, end: int) -> dict:
+    """A copy of a keypoint dataset with keypoints [start, end) only and their labelled count."""
+    annotations = []
+    for ann in dataset["annotations"]:
+        keypoints = ann["keypoints"][3 * start : 3 * end]
+        num = int(sum(1 for v in keypoints[2::3] if v > 0))
+        annotations.append({**ann, "keypoints": keypoints, "num_keypoints": num})
+    return {**dataset, "annotations": annotations}

@@ -55,13 +55,23 @@ def _sanitize_bbox(bbox, width: float | None, height: float | None) -> np.ndarra
 
 
 def load_coco_records(
-    ann_file: str | Path, image_dir: str | Path, num_keypoints: int
+    ann_file: str | Path,
+    image_dir: str | Path,
+    num_keypoints: int,
+    keypoints_in_file: int | None = None,
 ) -> list[PersonRecord]:
     """Ground-truth person records of a COCO-format keypoint file.
 
     Crowd annotations, people without labelled keypoints and boxes of zero size are skipped, as
-    the HRNet and mmpose code bases do; the count is logged once.
+    the HRNet and mmpose code bases do; the count is logged once. ``keypoints_in_file`` (when the
+    file has more keypoints per person than the spec, e.g. Halpe-26 read from the 136-keypoint
+    Halpe files) keeps the first ``num_keypoints`` of each annotation.
     """
+    in_file = keypoints_in_file or num_keypoints
+    if in_file < num_keypoints:
+        raise ValueError(
+            f"{ann_file}: keypoints_in_file={in_file} is fewer than the spec's {num_keypoints}"
+        )
     data = load_coco_dataset(ann_file)
     images = {image["id"]: image for image in data["images"]}
     skipped = SkipCounter(str(ann_file))
@@ -72,13 +82,13 @@ def load_coco_records(
         if ann["image_id"] not in images:
             raise ValueError(f"{where}: image_id {ann['image_id']} is not in 'images'")
         keypoints = np.asarray(ann["keypoints"], dtype=np.float32)
-        if keypoints.size != 3 * num_keypoints:
+        if keypoints.size != 3 * in_file:
             raise ValueError(
-                f"{where}: {keypoints.size} keypoint values, expected {3 * num_keypoints} "
-                f"(x, y, v for {num_keypoints} keypoints of the keypoint spec); "
-                "check that data.keypoints matches this annotation file"
+                f"{where}: {keypoints.size} keypoint values, expected {3 * in_file} "
+                f"(x, y, v for {in_file} keypoints); check that data.keypoints (and "
+                "data.keypoints_in_file) match this annotation file"
             )
-        keypoints = keypoints.reshape(num_keypoints, 3)
+        keypoints = keypoints.reshape(in_file, 3)[:num_keypoints]
         if ann.get("iscrowd", 0):
             skipped.skip("crowd annotations", ann.get("id", i))
             continue

@@ -1,0 +1,45 @@
+"""Look at the data as the network gets it: `python scripts/browse_dataset.py data=<set> [n=16]
+[split=train|val] [out=<folder>] [other overrides]`.
+
+Writes browse_000.png, browse_001.png, ... (16 samples each) into `out` (the run folder by
+default): each crop after augmentation (training split), with the labelled keypoints that carry
+weight and the skeleton (left side orange, right side blue: after a flip the colours must stay on
+the person's left and right) over the codec's targets (heatmap maximum, or the outer product of
+the SimCC x and y labels).
+"""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("POSEKIT_ROOT", str(Path(__file__).resolve().parents[1]))
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+GRID = 16
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="browse")
+def main(cfg: DictConfig) -> None:
+    import torch
+    from hydra.utils import instantiate
+
+    from posekit.viz import make_grid, save_image
+    from posekit.viz.targets import render_sample
+
+    if cfg.split not in ("train", "val"):
+        raise ValueError(f"split must be train or val, got {cfg.split}")
+    torch.manual_seed(cfg.seed or 0)
+    datamodule = instantiate(cfg.data)
+    datamodule.setup("fit" if cfg.split == "train" else "validate")
+    dataset = datamodule.train_set if cfg.split == "train" else datamodule.val_set
+    count = min(int(cfg.n), len(dataset))
+    order = torch.randperm(len(dataset))[:count].tolist() if cfg.split == "train" else range(count)
+    pictures = [render_sample(dataset[i], datamodule.spec) for i in order]
+    for page, start in enumerate(range(0, count, GRID)):
+        grid = make_grid(pictures[start : start + GRID])
+        print(save_image(Path(cfg.out) / f"browse_{page:03d}.png", grid))
+
+
+if __name__ == "__main__":
+    main()
