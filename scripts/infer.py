@@ -1,0 +1,204 @@
+"""Run a trained model on an image, a folder of images or a video.
+
+    python scripts/infer.py --checkpoint <run folder | file.ckpt> --input <image | folder | video>
+        [--detections boxes.json | --detector torchvision] [--out DIR] [--no-flip]
+        [--score-threshold 0] [--box-threshold 0.3] [--batch-size 64] [--device cpu]
+        [--maps]
+
+Person boxes come from ``--detections`` (a COCO results list whose image_id is the 0-based
+position of the image in the name-sorted input, or the frame number; or a mapping
+``{file name: [[x, y, w, h(, score)], ...]}``; see ``posekit/detections.py``), from torchvision's
+COCO Faster R-CNN (``--detector torchvision``; when its weights can be neither found in the
+torch hub cache nor downloaded, this says so and falls back), or else the whole image is one
+person box.
+
+Writes into ``--out`` (default ``logs/infer/runs/<date>_<time>``):
+  results.json         COCO keypoint results (image_id, file_name, category_id, keypoints,
+                       score, bbox), image_id as above
+  overlays/<name>.png  skeletons (left orange, right blue) and boxes on each image
+  <video>_overlay.mp4  the same for a video (mp4v)
+  maps/                with --maps (images only): per person, the heatmaps (or SimCC's
+                       2-D maps) over the crop, and for SimCC the 1-D distributions
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+from rich.progress import track
+
+from posekit.data.topdown import read_rgb_image
+from posekit.detections import DetectionsFile, DetectorUnavailable, load_torchvision_detector
+from posekit.inference import PosePrediction, Predictor, coco_results
+from posekit.media import VideoReader, VideoWriter, is_video, list_images
+from posekit.viz import draw_skeleton, make_grid, save_image
+from posekit.viz.overlays import (
+    draw_boxes,
+    heatmap_overlay,
+    simcc_distribution_plot,
+    simcc_to_heatmap,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+# image -> person boxes (M, 4) xywh and their scores (M,)
+BoxSource = Callable[[int, str, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--checkpoint", required=True, help="a .ckpt file or a run folder")
+    parser.add_argument("--input", required=True, type=Path, help="an image, a folder or a video")
+    boxes = parser.add_mutually_exclusive_group()
+    boxes.add_argument("--detections", type=Path, help="person boxes (JSON, see above)")
+    boxes.add_argument("--detector", choices=["torchvision"], help="detect the people")
+    parser.add_argument("--out", type=Path, help="output folder")
+    parser.add_argument("--no-flip", action="store_true", help="no flip test")
+    parser.add_argument(
+        "--score-threshold",
+        type=float,
+        default=0.0,
+        help="keypoints scoring below it are not drawn (default: all are); scales differ: a "
+        "heatmap peak is up to about 1, a SimCC score (softmax peak) about 0.05-0.1",
+    )
+    parser.add_argument(
+        "--box-threshold", type=float, default=0.3, help="person boxes scoring below it are dropped"
+    )
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    parser.add_argument("--maps", action="store_true", help="also write heatmap / SimCC pictures")
+    return parser.parse_args(argv)
+
+
+def whole_image(index: int, name: str, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    height, width = image.shape[:2]
+    return np.array([[0, 0, width, height]], dtype=np.float32), np.ones(1, dtype=np.float32)
+
+
+def box_source(args: argparse.Namespace) -> BoxSource:
+    if args.detections is not None:
+        detections = DetectionsFile(args.detections, score_threshold=args.box_threshold)
+        return lambda index, name, image: detections.boxes(index, name)
+    if args.detector == "torchvision":
+        try:
+            detector = load_torchvision_detector(args.box_threshold, device=args.device)
+        except DetectorUnavailable as err:
+            print(f"{err}\nfalling back to the whole image as one person box")
+            return whole_image
+        return lambda index, name, image: detector(image)
+    return whole_image
+
+
+def overlay(
+    predictor: Predictor, image: np.ndarray, prediction: PosePrediction, score_threshold: float
+) -> np.ndarray:
+    """Boxes and skeletons of one image's people."""
+    spec = predictor.spec
+    canvas = draw_boxes(image, prediction.boxes)
+    for keypoints, scores in zip(prediction.keypoints, prediction.scores):
+        canvas = draw_skeleton(
+            canvas,
+            keypoints,
+            scores,
+            spec.skeleton,
+            names=spec.names,
+            score_threshold=score_threshold,
+        )
+    return canvas
+
+
+def write_maps(predictor: Predictor, prediction: PosePrediction, stem: str, folder: Path) -> None:
+    """Per person: every keypoint's map over the crop; for SimCC also the 1-D distributions of
+    its best-scoring keypoint."""
+    names = predictor.spec.names
+    for person, crop in enumerate(prediction.crops):
+        if "heatmaps" in prediction.outputs:
+            maps = prediction.outputs["heatmaps"][person]  # (K, h, w)
+        else:
+            maps = [
+                simcc_to_heatmap(x, y)
+                for x, y in zip(
+                    prediction.outputs["simcc_x"][person], prediction.outputs["simcc_y"][person]
+                )
+            ]
+        panels = [heatmap_overlay(crop, heatmap) for heatmap in maps]
+        save_image(folder / f"{stem}_person{person}.png", make_grid(panels, ncols=6))
+        if "simcc_x" in prediction.outputs:
+            best = int(prediction.scores[person].argmax())
+            plot = simcc_distribution_plot(
+                prediction.outputs["simcc_x"][person, best],
+                prediction.outputs["simcc_y"][person, best],
+                predictor.codec.split_ratio,
+                keypoint=prediction.crop_keypoints[person, best],
+                title=f"{names[best]} (score {prediction.scores[person, best]:.2f})",
+            )
+            save_image(folder / f"{stem}_person{person}_simcc.png", plot)
+
+
+def run_frames(
+    predictor: Predictor,
+    frames: Iterable[tuple[int, str, np.ndarray]],
+    boxes_of: BoxSource,
+    args: argparse.Namespace,
+    keep_crops: bool = False,
+) -> Iterator[tuple[list[dict], np.ndarray, PosePrediction, str]]:
+    """For each (index, name, image): its COCO results, overlay, prediction and name."""
+    for index, name, image in frames:
+        boxes, box_scores = boxes_of(index, name, image)
+        prediction = predictor.predict(image, boxes, args.batch_size, keep_crops=keep_crops)
+        results = coco_results(prediction, box_scores, index, name)
+        yield results, overlay(predictor, image, prediction, args.score_threshold), prediction, name
+
+
+def main(argv: list[str] | None = None) -> Path:
+    args = parse_args(argv)
+    if not args.input.exists():
+        raise FileNotFoundError(f"input not found: {args.input}")
+    out = args.out or REPO / "logs" / "infer" / "runs" / f"{datetime.now():%Y-%m-%d_%H-%M-%S}"
+    out.mkdir(parents=True, exist_ok=True)
+    predictor = Predictor.from_checkpoint(
+        args.checkpoint, device=args.device, flip_test=not args.no_flip
+    )
+    boxes_of = box_source(args)
+    results: list[dict] = []
+    if is_video(args.input):
+        if args.maps:
+            print("--maps is for images; not written for a video")
+        reader = VideoReader(args.input)
+        frames = ((i, args.input.name, frame) for i, frame in enumerate(reader))
+        video_path = out / f"{args.input.stem}_overlay.mp4"
+        with VideoWriter(video_path, reader.fps) as writer:
+            outputs = run_frames(predictor, frames, boxes_of, args)
+            for frame_results, picture, _, _ in track(
+                outputs, total=reader.num_frames or None, description=f"{args.input.name}"
+            ):
+                results.extend(frame_results)
+                writer.write(picture)
+        print(f"overlay video: {video_path}")
+    else:
+        paths = list_images(args.input) if args.input.is_dir() else [args.input]
+        frames = ((i, p.name, read_rgb_image(str(p), f"input {i}")) for i, p in enumerate(paths))
+        outputs = run_frames(predictor, frames, boxes_of, args, keep_crops=args.maps)
+        if len(paths) > 1:
+            outputs = track(outputs, total=len(paths), description=f"{args.input.name}/")
+        for image_results, picture, prediction, name in outputs:
+            results.extend(image_results)
+            stem = Path(name).stem
+            save_image(out / "overlays" / f"{stem}.png", picture)
+            if args.maps:
+                write_maps(predictor, prediction, stem, out / "maps")
+        print(f"overlays: {out / 'overlays'}")
+    results_path = out / "results.json"
+    results_path.write_text(json.dumps(results) + "\n")
+    print(f"{len(results)} people; results: {results_path}")
+    return out
+
+
+if __name__ == "__main__":
+    main()
