@@ -2,6 +2,10 @@
 
 The model comes from the checkpoint; data.root=... evaluates another folder of the same layout.
 Flip test is on unless flip_test=false. Prints the metrics and writes metrics.json.
+
+Several checkpoints: `ckpt_path=[a.ckpt,b.ckpt]`, a run folder (its best checkpoint) or a sweep
+folder (each job's best checkpoint): each is evaluated into its own sub-folder, and one table
+is printed and written to comparison.csv.
 """
 
 import os
@@ -15,9 +19,9 @@ from omegaconf import DictConfig  # noqa: E402
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
-    from posekit.pipeline import evaluate
+    from posekit.multi_eval import evaluate_all
 
-    evaluate(cfg)
+    evaluate_all(cfg)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,97 @@
+"""Rebuild a trained run for analysis: its model, its resolved config and its data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from posekit.data.datamodule import DataLayoutError, TopDownDataModule
+from posekit.data.spec import KeypointSpec
+from posekit.models.pose_module import TopDownPoseModule
+from posekit.pipeline import load_model
+from posekit.runs import best_checkpoint, newest_run, run_dir_of_checkpoint, run_labels
+
+RUNS_SUBDIR = Path("logs") / "train" / "runs"
+
+
+@dataclass
+class Run:
+    """A trained run rebuilt from one of its checkpoints."""
+
+    name: str
+    run_dir: Path | None  # None for a checkpoint outside a run folder
+    checkpoint: Path
+    model: TopDownPoseModule  # in eval mode, on the CPU
+    config: DictConfig  # the resolved config the run was trained with (data overrides applied)
+    datamodule: TopDownDataModule  # not set up yet
+
+    @property
+    def spec(self) -> KeypointSpec:
+        return self.model.spec
+
+
+def find_repo_root(start: str | Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` (default: the working directory) holding
+    ``train.py`` and ``conf/``, so that a notebook in ``notebooks/`` finds ``logs/``; else
+    ``start`` itself."""
+    start = Path(start or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / "train.py").is_file() and (folder / "conf").is_dir():
+            return folder
+    return start
+
+
+def resolve_path(path: str | Path) -> Path:
+    """``path`` as given when absolute or found from the working directory, else relative to
+    the repository (a notebook in ``notebooks/`` can name ``logs/train/runs/...``)."""
+    path = Path(path)
+    if path.is_absolute() or path.exists():
+        return path
+    return find_repo_root() / path
+
+
+def default_run() -> Path:
+    """The newest run under ``<repository>/logs/train/runs``."""
+    return newest_run(find_repo_root() / RUNS_SUBDIR)
+
+
+def load_run(
+    path: str | Path | None = None, data_root: str | Path | None = None, **data_overrides: Any
+) -> Run:
+    """Load a run folder (its best checkpoint) or a ``.ckpt``; None or "" loads the newest run.
+
+    The model comes from :func:`posekit.pipeline.load_model`; the datamodule is built from the
+    run's saved config, with ``data.root`` replaced by ``data_root`` when given (the same layout
+    elsewhere) and any other ``data.<key>`` replaced by ``data_overrides`` (e.g.
+    ``num_workers=0``).
+    """
+    path = resolve_path(path) if path else default_run()
+    if path.is_dir():
+        checkpoint, run_dir = best_checkpoint(path), path
+    elif path.is_file():
+        checkpoint, run_dir = path, run_dir_of_checkpoint(path)
+    else:
+        raise FileNotFoundError(f"no run folder or checkpoint at {path}")
+    model = load_model(checkpoint)
+    config = OmegaConf.create(model.run_config)
+    with open_dict(config):
+        if data_root is not None:
+            config.data.root = str(data_root)
+        for key, value in data_overrides.items():
+            if key not in config.data:
+                known = sorted(config.data)
+                raise KeyError(f"data.{key} is not in the run's data config ({known})")
+            config.data[key] = value
+    try:
+        datamodule: TopDownDataModule = instantiate(config.data)
+    except InstantiationException as error:  # a wrong data.root: the layout message alone
+        if isinstance(error.__cause__, DataLayoutError):
+            raise error.__cause__ from None
+        raise
+    name = run_labels([run_dir])[0] if run_dir is not None else checkpoint.stem
+    return Run(name, run_dir, checkpoint, model, config, datamodule)
