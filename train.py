@@ -16,10 +16,11 @@ from omegaconf import DictConfig  # noqa: E402
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     from posekit.pipeline import train
+    from posekit.sweep import objective_value
 
     metrics = train(cfg)
-    # a Hydra sweeper (e.g. Optuna) optimises the value returned here
-    return metrics.get(cfg.get("optimized_metric", cfg.data.monitor))
+    # a Hydra sweeper (e.g. Optuna) optimises the value returned here: cfg.optimized_metric
+    return objective_value(cfg, metrics)
 
 
 if __name__ == "__main__":

@@ -50,3 +50,22 @@ def mpii_root(fixtures_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     heads = np.stack([centers - 30, centers + 30], axis=1)  # (M, 2, 2)
     write_mpii_gt_mat(root / "annotations" / "mpii_gt_val.mat", joints, missing, heads)
     return root
+
+
+@pytest.fixture(scope="session")
+def trained_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A sweep folder of two tiny trainings on the sample (``python train.py -m``): job 0 a
+    SimCC model, job 1 a heatmap model (stride-4 ResNet-18 at 96x128, so the default 24x32
+    heatmaps fit), one epoch of 2 batches each."""
+    import subprocess
+    import sys
+
+    sweep = tmp_path_factory.mktemp("analysis") / "sweep"
+    result = subprocess.run(
+        [sys.executable, "train.py", "-m", "model=simcc,heatmap", "model/backbone=resnet18_s4",
+         "trainer.max_epochs=1", "trainer.limit_train_batches=2", "+trainer.num_sanity_val_steps=0",
+         "data.num_workers=0", f"hydra.sweep.dir={sweep}"],
+        cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return sweep

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from helpers import REPO
+from posekit.protocols import score_results
 
 pytestmark = pytest.mark.slow
 
@@ -54,6 +55,13 @@ def test_eval_reproduces_the_best_checkpoint_metrics(sample_run, tmp_path):
     result = run("eval.py", f"ckpt_path={best}", f"hydra.run.dir={tmp_path}", "data.num_workers=0")
     evaluated = json.loads((tmp_path / "metrics.json").read_text())
     trained = json.loads((sample_run / "metrics.json").read_text())
+    assert evaluated["val/boxes"] == trained["val/boxes"] == "gt" and "val/boxes" in result.stdout
+    predictions = json.loads((tmp_path / "predictions.json").read_text())  # COCO results format
+    assert len(predictions) == 121 and len(predictions[0]["keypoints"]) == 3 * 17
+    assert set(predictions[0]) == {"image_id", "category_id", "keypoints", "score"}
+    rescored = score_results("sample", tmp_path / "predictions.json",
+                             annotations=REPO / "data" / "sample" / "annotations" / "val.json")
+    assert rescored["AP"] == pytest.approx(evaluated["val/AP"], abs=1e-6)
     for name in ("val/PCK@0.05", "val/PCK@0.2", "val/AP"):
         assert evaluated[name] == pytest.approx(trained[name], abs=1e-6), name
         assert name in result.stdout

@@ -11,9 +11,13 @@ from typing import Any
 import lightning as L
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from posekit.distributed import check_ddp_launch, end_ddp_launch, use_hydra_job_for_ddp_ranks
 from posekit.models.pose_module import TopDownPoseModule
+from posekit.predictions import write_predictions
+from posekit.resume import resolve_ckpt_path
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +55,23 @@ def route_lightning_logs_through_hydra() -> None:
 
 def build_trainer(cfg: DictConfig) -> L.Trainer:
     route_lightning_logs_through_hydra()
-    return instantiate(
+    use_hydra_job_for_ddp_ranks()
+    trainer = instantiate(
         cfg.trainer,
         callbacks=instantiate_group(cfg.get("callbacks")),
         logger=instantiate_group(cfg.get("logger")) or False,
     )
+    check_ddp_launch(trainer)
+    return trainer
+
+
+def finish_wandb(trainer: L.Trainer) -> None:
+    """End the W&B run of a trainer that logged to W&B, so that the next run in this process
+    (the next job of a multirun) is a W&B run of its own rather than a continuation."""
+    if any(isinstance(logger, WandbLogger) for logger in trainer.loggers):
+        import wandb
+
+        wandb.finish()
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -63,18 +79,25 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
-    model: TopDownPoseModule = instantiate(cfg.model)
-    model.run_config = OmegaConf.to_container(cfg, resolve=True)
+    model = build_model(cfg)
+    ckpt_path = resolve_ckpt_path(cfg)
     trainer = build_trainer(cfg)
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-    metrics = scalar_metrics(trainer.callback_metrics)
-    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    if cfg.get("validate_best", True) and best and not trainer.fast_dev_run:
-        log.info(f"evaluating the best checkpoint {best}")
-        (results,) = trainer.validate(model, datamodule=datamodule, ckpt_path=best, verbose=False)
-        metrics.update(scalar_metrics(results))
-    path = write_metrics(metrics, cfg.paths.output_dir)
-    log.info(f"metrics written to {path}")
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        metrics = {**scalar_metrics(trainer.callback_metrics), "val/boxes": datamodule.boxes}
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        if cfg.get("validate_best", True) and best and not trainer.fast_dev_run:
+            log.info(f"evaluating the best checkpoint {best}")
+            (results,) = trainer.validate(
+                model, datamodule=datamodule, ckpt_path=best, verbose=False
+            )
+            metrics.update(scalar_metrics(results))
+    finally:
+        finish_wandb(trainer)
+    end_ddp_launch(trainer)
+    if trainer.is_global_zero:  # under DDP every process gets here with the same metrics
+        path = write_metrics(metrics, cfg.paths.output_dir)
+        log.info(f"metrics written to {path}")
     return metrics
 
 
@@ -108,6 +131,31 @@ def load_model(ckpt_path: str | Path, **overrides: Any) -> TopDownPoseModule:
     return model.eval()
 
 
+def build_model(cfg: DictConfig) -> TopDownPoseModule:
+    """The LightningModule of a composed config, carrying that config for its checkpoints."""
+    model: TopDownPoseModule = instantiate(cfg.model)
+    model.run_config = OmegaConf.to_container(cfg, resolve=True)
+    return model
+
+
+def save_checkpoint(model: TopDownPoseModule, path: str | Path, **extra: Any) -> Path:
+    """Write the weights and run config of ``model`` as a checkpoint that ``load_model`` and
+    ``eval.py ckpt_path=...`` read (not resumable: no optimizer or loop state); ``extra``
+    entries are stored beside them."""
+    if model.run_config is None:
+        raise ValueError("the model has no run_config: build it with build_model(cfg)")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint = {
+        "state_dict": model.state_dict(),
+        "posekit_config": model.run_config,
+        "pytorch-lightning_version": L.__version__,
+        **extra,
+    }
+    torch.save(checkpoint, path)
+    return path
+
+
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Evaluate ``cfg.ckpt_path`` on ``cfg.data``; print the metrics, write ``metrics.json``.
 
@@ -122,8 +170,12 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     datamodule = instantiate(cfg.data)
     trainer = build_trainer(cfg)
     (results,) = trainer.validate(model, datamodule=datamodule, verbose=False)
-    metrics = scalar_metrics(results)
-    for name, value in metrics.items():
-        print(f"{name:>24s}  {value:.4f}" if isinstance(value, float) else f"{name:>24s}  {value}")
-    write_metrics(metrics, cfg.paths.output_dir)
+    metrics = {**scalar_metrics(results), "val/boxes": datamodule.boxes}
+    write_predictions(trainer, model.metrics, datamodule.val_set.records, cfg.paths.output_dir)
+    end_ddp_launch(trainer)
+    if trainer.is_global_zero:  # under DDP every process gets here with the same metrics
+        for name, value in metrics.items():
+            shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+            print(f"{name:>24s}  {shown}")
+        write_metrics(metrics, cfg.paths.output_dir)
     return metrics

@@ -11,6 +11,8 @@ from torch import nn
 from posekit.codecs import Codec
 from posekit.data.geometry import crop_to_image
 from posekit.data.spec import KeypointSpec
+from posekit.metrics.sample_mean import SampleMean
+from posekit.models.schedules import scheduler_arguments
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -53,6 +55,7 @@ class TopDownPoseModule(L.LightningModule):
         self.channels_last = channels_last
         self.gallery_size = gallery_size
         self.metrics = nn.ModuleList()
+        self.eval_loss = SampleMean()  # per sample, so that DDP padding does not count twice
         self.gallery: list[dict[str, torch.Tensor]] = []
         self.run_config: dict | None = None  # the resolved run config, saved in checkpoints
         self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255)
@@ -102,11 +105,10 @@ class TopDownPoseModule(L.LightningModule):
         if datamodule is not None and not len(self.metrics):
             self.metrics.extend(datamodule.build_metrics())
 
-    def _eval_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
-        batch_size = batch["image"].shape[0]
+    def _eval_step(self, batch: dict[str, torch.Tensor]) -> None:
         images = self.normalize(batch["image"])
         outputs = self(images)
-        self.log(f"{stage}/loss", self._loss(outputs, batch), batch_size=batch_size, sync_dist=True)
+        self.eval_loss.update(self._per_sample_loss(outputs, batch), batch["sample_idx"])
         keypoints, scores = self.codec.decode(self.flip_averaged(images, outputs))
         # keypoints (N, K, 2) in crop pixels, scores (N, K)
         image_keypoints = crop_to_image(
@@ -116,6 +118,22 @@ class TopDownPoseModule(L.LightningModule):
         for metric in self.metrics:
             metric.update(image_keypoints, scores, meta)
         self._collect_gallery(batch, keypoints, scores)
+
+    def _per_sample_loss(
+        self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        """(N,) the loss of each sample alone; the losses average over the batch, so their mean
+        is the batch loss."""
+        keys = (*self.codec.output_keys, "keypoint_weights")
+        return torch.stack(
+            [
+                self._loss(
+                    {key: value[i : i + 1] for key, value in outputs.items()},
+                    {key: batch[key][i : i + 1] for key in keys},
+                )
+                for i in range(batch["image"].shape[0])
+            ]
+        )
 
     def _collect_gallery(self, batch, keypoints: torch.Tensor, scores: torch.Tensor) -> None:
         room = self.gallery_size - sum(item["image"].shape[0] for item in self.gallery)
@@ -132,20 +150,21 @@ class TopDownPoseModule(L.LightningModule):
 
     def _on_eval_epoch_start(self) -> None:
         self.gallery = []
+        self.eval_loss.reset()
         for metric in self.metrics:
             metric.reset()
 
     def _on_eval_epoch_end(self, stage: str) -> None:
-        results: dict[str, torch.Tensor] = {}
+        results: dict[str, torch.Tensor] = {"loss": self.eval_loss.compute()}
         for metric in self.metrics:
             results.update(metric.compute())
         self.log_dict({f"{stage}/{name}": value for name, value in results.items()})
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, "val")
+        self._eval_step(batch)
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, "test")
+        self._eval_step(batch)
 
     def on_validation_epoch_start(self) -> None:
         self._on_eval_epoch_start()
@@ -164,7 +183,10 @@ class TopDownPoseModule(L.LightningModule):
         optimizer = self.optimizer_factory(params=self.parameters())
         if self.scheduler_factory is None:
             return optimizer
-        scheduler = self.scheduler_factory(optimizer=optimizer)
+        # per-iteration schedules in epochs (models/schedules.py) also get steps_per_epoch
+        scheduler = self.scheduler_factory(
+            optimizer=optimizer, **scheduler_arguments(self.scheduler_factory, self)
+        )
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval},
