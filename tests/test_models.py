@@ -229,3 +229,23 @@ def test_losses_name_missing_keys_and_bad_shapes() -> None:
     targets["simcc_x"] = targets["simcc_x"][..., :-1]
     with pytest.raises(ValueError, match="simcc_x"):
         KLDiscretLoss()(outputs, targets, weights)
+
+
+@pytest.mark.parametrize("loss_name", ["mse", "kl"])
+def test_per_sample_losses_average_to_the_batch_loss(loss_name):
+    """Evaluation counts each person once through ``per_sample``; its mean is the batch loss."""
+    torch.manual_seed(0)
+    weights = torch.tensor([[1.0, 0.0, 1.0], [1.0, 1.0, 0.0]])
+    if loss_name == "mse":
+        loss = KeypointMSELoss()
+        outputs = {"heatmaps": torch.randn(2, 3, 4, 5)}
+        targets = {"heatmaps": torch.rand(2, 3, 4, 5)}
+    else:
+        loss = KLDiscretLoss()
+        outputs = {"simcc_x": torch.randn(2, 3, 8), "simcc_y": torch.randn(2, 3, 10)}
+        targets = {key: torch.softmax(torch.randn_like(v), -1) for key, v in outputs.items()}
+    per_sample = loss.per_sample(outputs, targets, weights)
+    assert per_sample.shape == (2,)
+    torch.testing.assert_close(per_sample.mean(), loss(outputs, targets, weights))
+    alone = loss({k: v[1:] for k, v in outputs.items()}, {k: v[1:] for k, v in targets.items()}, weights[1:])
+    torch.testing.assert_close(per_sample[1], alone)

@@ -1,5 +1,8 @@
 """Keypoint losses with one signature: ``loss(outputs, targets, keypoint_weights) -> scalar``.
 
+Each loss averages over the batch, so ``loss.per_sample(...)`` (N,) has the batch loss as its
+mean; evaluation uses it to count every person once under DDP padding.
+
 ``outputs`` and ``targets`` are dicts of tensors keyed like the head outputs ("heatmaps", or
 "simcc_x" and "simcc_y"); ``keypoint_weights`` is (N, K), 0 for keypoints that must not
 contribute (unlabelled, outside the crop).
@@ -50,15 +53,22 @@ class KeypointMSELoss(nn.Module):
         self.use_target_weight = use_target_weight
         self.loss_weight = loss_weight
 
-    def forward(
+    def per_sample(
         self, outputs: dict[str, Tensor], targets: dict[str, Tensor], keypoint_weights: Tensor
     ) -> Tensor:
+        """(N,) the loss of each sample."""
         pred, target = _pair(outputs, targets, "heatmaps")  # (N, K, H, W) each
         if self.use_target_weight:
             _check_weights(keypoint_weights, pred)
             w = keypoint_weights[:, :, None, None].to(pred.dtype)  # (N, K, 1, 1)
             pred, target = pred * w, target * w
-        return self.loss_weight * 0.5 * F.mse_loss(pred, target)
+        squared = F.mse_loss(pred, target, reduction="none")  # (N, K, H, W)
+        return self.loss_weight * 0.5 * squared.flatten(1).mean(dim=1)
+
+    def forward(
+        self, outputs: dict[str, Tensor], targets: dict[str, Tensor], keypoint_weights: Tensor
+    ) -> Tensor:
+        return self.per_sample(outputs, targets, keypoint_weights).mean()
 
 
 class KLDiscretLoss(nn.Module):
@@ -97,7 +107,7 @@ class KLDiscretLoss(nn.Module):
     def _term(
         self, outputs: dict[str, Tensor], targets: dict[str, Tensor], keypoint_weights: Tensor, key: str
     ) -> Tensor:
-        """The weighted KL of one axis, averaged over the batch and the keypoints."""
+        """(N,) the weighted KL of one axis per sample, averaged over the keypoints."""
         pred, target = _pair(outputs, targets, key)  # (N, K, bins) each
         log_p = F.log_softmax(pred * self.beta, dim=-1)
         if self.label_softmax:
@@ -106,11 +116,17 @@ class KLDiscretLoss(nn.Module):
         if self.use_target_weight:
             _check_weights(keypoint_weights, pred)
             per_keypoint = per_keypoint * keypoint_weights.to(per_keypoint.dtype)
-        return per_keypoint.mean()
+        return per_keypoint.mean(dim=1)
+
+    def per_sample(
+        self, outputs: dict[str, Tensor], targets: dict[str, Tensor], keypoint_weights: Tensor
+    ) -> Tensor:
+        """(N,) the loss of each sample."""
+        loss_x = self._term(outputs, targets, keypoint_weights, "simcc_x")
+        loss_y = self._term(outputs, targets, keypoint_weights, "simcc_y")
+        return self.loss_weight * (loss_x + loss_y)
 
     def forward(
         self, outputs: dict[str, Tensor], targets: dict[str, Tensor], keypoint_weights: Tensor
     ) -> Tensor:
-        loss_x = self._term(outputs, targets, keypoint_weights, "simcc_x")
-        loss_y = self._term(outputs, targets, keypoint_weights, "simcc_y")
-        return self.loss_weight * (loss_x + loss_y)
+        return self.per_sample(outputs, targets, keypoint_weights).mean()

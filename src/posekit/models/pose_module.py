@@ -83,7 +83,8 @@ class TopDownPoseModule(L.LightningModule):
         return {key: (outputs[key] + flipped[key]) * 0.5 for key in outputs}
 
     # --- training ------------------------------------------------------------------------
-    def _loss(self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _targets(self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> dict:
+        """The codec's targets of a batch, checked against the head's output shapes."""
         targets = {key: batch[key] for key in self.codec.output_keys}
         for key, target in targets.items():
             if outputs[key].shape != target.shape:
@@ -92,7 +93,10 @@ class TopDownPoseModule(L.LightningModule):
                     f"targets have {list(target.shape)}: the head and codec configs disagree "
                     "(input size, heatmap size, split ratio or backbone stride)"
                 )
-        return self.loss_fn(outputs, targets, batch["keypoint_weights"])
+        return targets
+
+    def _loss(self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.loss_fn(outputs, self._targets(outputs, batch), batch["keypoint_weights"])
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self._loss(self(self.normalize(batch["image"])), batch)
@@ -122,18 +126,9 @@ class TopDownPoseModule(L.LightningModule):
     def _per_sample_loss(
         self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]
     ) -> torch.Tensor:
-        """(N,) the loss of each sample alone; the losses average over the batch, so their mean
-        is the batch loss."""
-        keys = (*self.codec.output_keys, "keypoint_weights")
-        return torch.stack(
-            [
-                self._loss(
-                    {key: value[i : i + 1] for key, value in outputs.items()},
-                    {key: batch[key][i : i + 1] for key in keys},
-                )
-                for i in range(batch["image"].shape[0])
-            ]
-        )
+        """(N,) the loss of each sample; the batch loss is their mean."""
+        targets = self._targets(outputs, batch)
+        return self.loss_fn.per_sample(outputs, targets, batch["keypoint_weights"])
 
     def _collect_gallery(self, batch, keypoints: torch.Tensor, scores: torch.Tensor) -> None:
         room = self.gallery_size - sum(item["image"].shape[0] for item in self.gallery)
