@@ -216,7 +216,7 @@ def test_pckh_hand_computed(tmp_path: Path) -> None:
     assert set(result) == {
         "PCKh/Head", "PCKh/Shoulder", "PCKh/Elbow", "PCKh/Wrist",
         "PCKh/Hip", "PCKh/Knee", "PCKh/Ankle",
-        "PCKh", "PCKh@0.1",
+        "PCKh", "PCKh@0.1", "PCKh@0.1/hrnet",
     }  # fmt: skip
     # threshold 0.5 -> 15 px. legs: 2/2 labelled each; other joints 3 labelled each
     assert result["PCKh/Head"] == pytest.approx(100.0)  # 10 px < 15 px
@@ -230,6 +230,19 @@ def test_pckh_hand_computed(tmp_path: Path) -> None:
     assert result["PCKh"] == pytest.approx(100 * 33 / 36)  # with pelvis/thorax it would be 37 / 42
     # threshold 0.1 -> 3 px: person 1's head (10 px) fails too, person 2's r_shoulder (2 px) passes
     assert result["PCKh@0.1"] == pytest.approx(100 * 32 / 36)
+
+
+def test_pckh_hrnet_mean_at_point_one_uses_threshold_0_11(tmp_path: Path) -> None:
+    """HRNet's printed Mean@0.1 is pckAll[11] of arange(0, 0.51, 0.01): threshold 0.11."""
+    path, joints, _ = mpii_case(tmp_path)
+    offsets = np.zeros((3, 16, 2))
+    offsets[0, 9] = direction(3.15)  # head size 30 px: 0.105 head sizes, between 0.1 and 0.11
+    metric = MPIIPCKh(str(path))
+    metric.update(torch.tensor(joints - 1.0 + offsets).float(), torch.ones(3, 16),
+                  {"sample_idx": torch.tensor([0, 1, 2])})
+    result = values(metric.compute())
+    assert result["PCKh@0.1/hrnet"] == pytest.approx(100.0)
+    assert result["PCKh@0.1"] == pytest.approx(100 * 35 / 36)  # 36 labelled, the head misses
 
 
 def test_pckh_one_based_convention_and_subset(tmp_path: Path) -> None:

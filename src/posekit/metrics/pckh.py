@@ -30,6 +30,9 @@ JOINT_SHORT_NAMES = (
 # joints the official evaluation looks up by name in dataset_joints; checked against this order
 CHECKED_JOINTS = (0, 1, 2, 3, 4, 5, 9, 10, 11, 12, 13, 14, 15)
 EXCLUDED_FROM_MEAN = (6, 7)  # pelvis, thorax
+# The published "Mean@0.1" of the HRNet and SimCC code bases is pckAll[11] of the thresholds
+# np.arange(0, 0.51, 0.01), i.e. PCKh at 0.11: reported as "PCKh@0.1/hrnet" to compare with them.
+HRNET_LOW_THRESHOLD = float(np.arange(0, 0.5 + 0.01, 0.01)[11])
 PARTS: dict[str, tuple[int, ...]] = {
     "Head": (9,),
     "Shoulder": (12, 13),
@@ -125,6 +128,8 @@ class MPIIPCKh(KeypointMetric):
     ``PCKh/Wrist``, ``PCKh/Hip``, ``PCKh/Knee``, ``PCKh/Ankle`` (left/right means),
     ``PCKh`` (mean over joints weighted by their labelled counts, pelvis and thorax left out)
     and ``f"PCKh@{low_threshold:g}"`` (the same mean at ``low_threshold``), all in [0, 100].
+    ``PCKh@0.1/hrnet`` is the same mean at 0.11, the threshold behind the "Mean@0.1" that the
+    HRNet and SimCC code bases print (and their papers publish).
     """
 
     meta_keys: ClassVar[tuple[str, ...]] = ()
@@ -173,7 +178,12 @@ class MPIIPCKh(KeypointMetric):
         states = self._collect()
         if states is None:
             return self._scalars(
-                {**{f"PCKh/{part}": 0.0 for part in PARTS}, "PCKh": 0.0, low_key: 0.0}
+                {
+                    **{f"PCKh/{part}": 0.0 for part in PARTS},
+                    "PCKh": 0.0,
+                    low_key: 0.0,
+                    "PCKh@0.1/hrnet": 0.0,
+                }
             )
         columns = states["sample_idx"].cpu().numpy()
         if columns.min() < 0 or columns.max() >= self.num_records:
@@ -197,4 +207,5 @@ class MPIIPCKh(KeypointMetric):
         values["PCKh"] = self._mean(pckh, count)
         low_pckh, low_count = self._per_joint(error, visible, self.low_threshold)
         values[low_key] = self._mean(low_pckh, low_count)
+        values["PCKh@0.1/hrnet"] = self._mean(*self._per_joint(error, visible, HRNET_LOW_THRESHOLD))
         return self._scalars(values)
