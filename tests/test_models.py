@@ -247,5 +247,9 @@ def test_per_sample_losses_average_to_the_batch_loss(loss_name):
     per_sample = loss.per_sample(outputs, targets, weights)
     assert per_sample.shape == (2,)
     torch.testing.assert_close(per_sample.mean(), loss(outputs, targets, weights))
-    alone = loss({k: v[1:] for k, v in outputs.items()}, {k: v[1:] for k, v in targets.items()}, weights[1:])
+    alone = loss(
+        {k: v[1:] for k, v in outputs.items()},
+        {k: v[1:] for k, v in targets.items()},
+        weights[1:],
+    )
     torch.testing.assert_close(per_sample[1], alone)

@@ -14,7 +14,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
-def _pair(outputs: dict[str, Tensor], targets: dict[str, Tensor], key: str) -> tuple[Tensor, Tensor]:
+def _pair(
+    outputs: dict[str, Tensor], targets: dict[str, Tensor], key: str
+) -> tuple[Tensor, Tensor]:
     """The prediction and target under ``key``, checked to exist and to have one shape."""
     for label, found in (("outputs", outputs), ("targets", targets)):
         if key not in found:
@@ -105,7 +107,11 @@ class KLDiscretLoss(nn.Module):
         self.loss_weight = loss_weight
 
     def _term(
-        self, outputs: dict[str, Tensor], targets: dict[str, Tensor], keypoint_weights: Tensor, key: str
+        self,
+        outputs: dict[str, Tensor],
+        targets: dict[str, Tensor],
+        keypoint_weights: Tensor,
+        key: str,
     ) -> Tensor:
         """(N,) the weighted KL of one axis per sample, averaged over the keypoints."""
         pred, target = _pair(outputs, targets, key)  # (N, K, bins) each

@@ -88,7 +88,9 @@ def draw_skeleton(
         visible &= scores >= score_threshold
     for a, b in skeleton:
         if not (0 <= a < num_keypoints and 0 <= b < num_keypoints):
-            raise ValueError(f"skeleton limb ({a}, {b}) is outside keypoints 0..{num_keypoints - 1}")
+            raise ValueError(
+                f"skeleton limb ({a}, {b}) is outside keypoints 0..{num_keypoints - 1}"
+            )
 
     if names is not None:
         if len(names) != num_keypoints:
