@@ -8,18 +8,19 @@ folder (each job's best checkpoint): each is evaluated into its own sub-folder, 
 is printed and written to comparison.csv.
 """
 
-import os
 from pathlib import Path
 
-os.environ.setdefault("POSEKIT_ROOT", str(Path(__file__).resolve().parent))
+import hydra
+from omegaconf import DictConfig
 
-import hydra  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
+from posekit.config import set_repo_root  # registers the config resolvers
+
+set_repo_root(Path(__file__).resolve().parent)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
-    from posekit.multi_eval import evaluate_all
+    from posekit.engine.evaluate_many import evaluate_all
 
     evaluate_all(cfg)
 

@@ -4,19 +4,20 @@ With no arguments it trains the default model on the bundled sample (data/sample
 `python train.py --help` lists the config groups and their options.
 """
 
-import os
 from pathlib import Path
 
-os.environ.setdefault("POSEKIT_ROOT", str(Path(__file__).resolve().parent))
+import hydra
+from omegaconf import DictConfig
 
-import hydra  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
+from posekit.config import set_repo_root  # registers the config resolvers
+
+set_repo_root(Path(__file__).resolve().parent)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    from posekit.pipeline import train
-    from posekit.sweep import objective_value
+    from posekit.engine.tasks import train
+    from posekit.engine.sweep import objective_value
 
     metrics = train(cfg)
     # a Hydra sweeper (e.g. Optuna) optimises the value returned here: cfg.optimized_metric

@@ -26,14 +26,14 @@ from typing import Iterator
 
 import cv2
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 from torch.utils.data import DataLoader
 
-REPO = Path(__file__).resolve().parents[1]
+from posekit.config import compose
+
 # the data sets measured: the config as composed, and 256x192 crops of the same images
 EXTRA_OVERRIDES = ([], ["data.input_size=[192,256]"])
 WARMUP_STEPS = 3
@@ -54,10 +54,7 @@ class Row:
 # --- config and data ------------------------------------------------------------------------
 def compose_config(overrides: list[str]) -> DictConfig:
     """The training config as train.py composes it; output_dir points at a scratch folder."""
-    os.environ.setdefault("POSEKIT_ROOT", str(REPO))
-    scratch = Path(tempfile.gettempdir()) / "posekit-benchmark"
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        return compose("train", overrides=[f"paths.output_dir={scratch}", *overrides])
+    return compose("train", overrides, output_dir=Path(tempfile.gettempdir()) / "posekit-benchmark")
 
 
 def size_label(cfg: DictConfig) -> str:

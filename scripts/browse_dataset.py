@@ -8,13 +8,14 @@ the person's left and right) over the codec's targets (heatmap maximum, or the o
 the SimCC x and y labels).
 """
 
-import os
 from pathlib import Path
 
-os.environ.setdefault("POSEKIT_ROOT", str(Path(__file__).resolve().parents[1]))
+import hydra
+from omegaconf import DictConfig
 
-import hydra  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
+from posekit.config import set_repo_root  # registers the config resolvers
+
+set_repo_root(Path(__file__).resolve().parents[1])
 
 GRID = 16
 

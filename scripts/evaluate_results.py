@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 
-from posekit.protocols import score_results
+from posekit.engine.results import score_results
 
 
 def main() -> None:

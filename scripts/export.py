@@ -5,7 +5,7 @@
                              --out model.onnx
 
 Input ``image`` (N, 3, H, W): RGB person crops, pixel values 0-255 (uint8 unless
-``--input-dtype float32``), at the model's input size, cut as ``posekit.inference`` cuts them;
+``--input-dtype float32``), at the model's input size, cut as ``posekit.deploy.predictor`` cuts them;
 normalisation is inside; the batch is dynamic. Outputs: the head's outputs (``simcc_x``,
 ``simcc_y`` or ``heatmaps``) or, with ``--with-decode``, ``keypoints`` (N, K, 2) in crop pixels
 and ``scores`` (N, K) (DARK refinement is not in the graph). After writing, the exported model
@@ -18,9 +18,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from posekit.export import FORMATS, INPUT_DTYPES, PARITY_TOLERANCE, export
-from posekit.inference import resolve_checkpoint
-from posekit.pipeline import load_model
+from posekit.deploy.export import FORMATS, INPUT_DTYPES, PARITY_TOLERANCE, export
+from posekit.deploy.predictor import resolve_checkpoint
+from posekit.models.checkpoint import load_model
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

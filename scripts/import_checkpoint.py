@@ -7,7 +7,7 @@
 
 The posekit model is built from the experiment's config (plus any ``key=value`` overrides,
 e.g. ``data.input_size=[288,384]`` for a 384x288 checkpoint); the source tensors are mapped
-onto it by the explicit rules of ``posekit.convert`` and the mapping report is printed. Source
+onto it by the explicit rules of ``posekit.deploy.import_weights`` and the mapping report is printed. Source
 tensors posekit does not use, or posekit tensors left unset, stop the import unless
 ``--allow-unmapped`` / ``--allow-unset``. The output carries ``posekit_config``, so
 ``eval.py``, ``scripts/infer.py`` and ``scripts/export.py`` read it like a trained run.
@@ -16,28 +16,23 @@ tensors posekit does not use, or posekit tensors left unset, stop the import unl
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
-from posekit.convert import SOURCES, convert_state_dict, load_source_state_dict
-from posekit.pipeline import build_model, save_checkpoint
-
-REPO = Path(__file__).resolve().parents[1]
+from posekit.config import compose
+from posekit.deploy.import_weights import (
+    SOURCES,
+    convert_state_dict,
+    load_source_state_dict,
+)
+from posekit.models.checkpoint import build_model, save_checkpoint
 
 
 def compose_experiment(experiment: str, overrides: list[str], output_dir: Path) -> DictConfig:
     """The training config of ``experiment`` (ImageNet weights off: the import fills them)."""
-    os.environ.setdefault("POSEKIT_ROOT", str(REPO))
-    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
-        cfg = compose(
-            config_name="train",
-            overrides=[f"experiment={experiment}", "model.backbone.pretrained=false", *overrides],
-        )
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(output_dir)
+    overrides = [f"experiment={experiment}", "model.backbone.pretrained=false", *overrides]
+    cfg = compose("train", overrides, output_dir=output_dir)
     return cfg
 
 

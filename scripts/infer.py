@@ -32,10 +32,19 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 from rich.progress import track
 
-from posekit.data.topdown import read_rgb_image
-from posekit.detections import DetectionsFile, DetectorUnavailable, load_torchvision_detector
-from posekit.inference import PosePrediction, Predictor, coco_results
-from posekit.media import VideoReader, VideoWriter, is_video, list_images
+from posekit.core.io import read_rgb_image
+from posekit.deploy.detections import (
+    DetectionsFile,
+    DetectorUnavailable,
+    load_torchvision_detector,
+)
+from posekit.deploy.media import VideoReader, VideoWriter, is_video, list_images
+from posekit.deploy.predictor import (
+    PosePrediction,
+    Predictor,
+    coco_results,
+    whole_image_box,
+)
 from posekit.viz import draw_skeleton, make_grid, save_image
 from posekit.viz.overlays import (
     draw_boxes,
@@ -77,8 +86,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def whole_image(index: int, name: str, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    height, width = image.shape[:2]
-    return np.array([[0, 0, width, height]], dtype=np.float32), np.ones(1, dtype=np.float32)
+    return whole_image_box(image), np.ones(1, dtype=np.float32)
 
 
 def box_source(args: argparse.Namespace) -> BoxSource:

@@ -22,8 +22,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from posekit.config import data_config
 from posekit.data.prepare import check_layout, convert_mpii
-from posekit.protocols import data_config
 
 
 def main() -> int:
@@ -49,7 +49,8 @@ def main() -> int:
                 "split put HRNet's / mmpose's mpii_val.json and mpii_gt_val.mat into annotations/"
             )
 
-    cfg = data_config(args.data, args.keypoints)
+    keypoints = [f"data.keypoints.path={Path(args.keypoints).resolve()}"] if args.keypoints else []
+    cfg = data_config(args.data, keypoints)
     cfg.root = str(root)
     for item in args.overrides:
         key, _, value = item.partition("=")

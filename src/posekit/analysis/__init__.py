@@ -26,7 +26,13 @@ from posekit.analysis.keypoint_stats import (
     sample_oks,
     worst_cases,
 )
-from posekit.analysis.loading import Run, default_run, find_repo_root, load_run, resolve_path
+from posekit.analysis.loading import (
+    Run,
+    default_run,
+    find_repo_root,
+    load_run,
+    resolve_path,
+)
 from posekit.analysis.predict import (
     Predictions,
     SampleOutputs,

@@ -14,8 +14,8 @@ from posekit.analysis.figures import plot_comparison
 from posekit.analysis.keypoint_stats import pck_curve
 from posekit.analysis.loading import load_run, resolve_path
 from posekit.analysis.predict import evaluate_predictions, predict_dataset
-from posekit.comparison import comparison_frame
-from posekit.runs import describe_run, expand_runs, run_labels
+from posekit.runs.comparison import comparison_frame
+from posekit.runs.folders import describe_run, expand_runs, run_labels
 
 
 @dataclass

@@ -20,8 +20,8 @@ from matplotlib.figure import Figure
 from posekit.analysis.keypoint_stats import normalised_errors, sample_oks
 from posekit.analysis.predict import Predictions, SampleOutputs
 from posekit.codecs import Codec, MSRAHeatmapCodec, SimCCCodec
-from posekit.data.spec import KeypointSpec
-from posekit.data.topdown import read_rgb_image
+from posekit.core.io import read_rgb_image
+from posekit.core.spec import KeypointSpec
 from posekit.viz import draw_skeleton
 from posekit.viz.overlays import softmax
 

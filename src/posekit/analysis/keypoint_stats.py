@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from posekit.analysis.predict import Predictions
-from posekit.data.spec import KeypointSpec
+from posekit.core.spec import KeypointSpec
 
 ALL_ROW = "all"
 PCK_CURVE_ALPHAS = np.arange(51) * 0.5 / 50  # 0.00, 0.01, ..., 0.50, each the nearest double

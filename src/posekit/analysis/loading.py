@@ -10,11 +10,16 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from posekit.core.spec import KeypointSpec
 from posekit.data.datamodule import DataLayoutError, TopDownDataModule
-from posekit.data.spec import KeypointSpec
+from posekit.models.checkpoint import load_model
 from posekit.models.pose_module import TopDownPoseModule
-from posekit.pipeline import load_model
-from posekit.runs import best_checkpoint, newest_run, run_dir_of_checkpoint, run_labels
+from posekit.runs.folders import (
+    best_checkpoint,
+    newest_run,
+    run_dir_of_checkpoint,
+    run_labels,
+)
 
 RUNS_SUBDIR = Path("logs") / "train" / "runs"
 
@@ -65,7 +70,7 @@ def load_run(
 ) -> Run:
     """Load a run folder (its best checkpoint) or a ``.ckpt``; None or "" loads the newest run.
 
-    The model comes from :func:`posekit.pipeline.load_model`; the datamodule is built from the
+    The model comes from :func:`posekit.engine.tasks.load_model`; the datamodule is built from the
     run's saved config, with ``data.root`` replaced by ``data_root`` when given (the same layout
     elsewhere) and any other ``data.<key>`` replaced by ``data_overrides`` (e.g.
     ``num_workers=0``).

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 
+from posekit.core.batch import META_KEYS
 from posekit.data.datamodule import TopDownDataModule
-from posekit.data.geometry import crop_to_image
 from posekit.models.pose_module import TopDownPoseModule
 
 
@@ -86,15 +86,15 @@ def predict_dataset(
     columns: dict[str, list[np.ndarray]] = {}
     kept: dict[int, SampleOutputs] = {}
     for batch in loader:
-        images = model.normalize(batch["image"].to(device))
-        outputs = model.flip_averaged(images, model(images))
-        crop_keypoints, scores = model.codec.decode(outputs)  # (B, K, 2) crop pixels, (B, K)
-        keypoints = crop_to_image(
-            crop_keypoints, batch["center"].to(device), batch["scale"].to(device),
-            model.codec.input_size,
-        )  # (B, K, 2) image pixels
+        prediction = model.predict_crops(
+            batch["image"].to(device), batch["center"].to(device), batch["scale"].to(device)
+        )
+        crop_keypoints = prediction.crop_keypoints  # (B, K, 2) crop pixels
+        outputs = prediction.decoded
         arrays = {
-            "keypoints": keypoints, "scores": scores, "gt_keypoints": batch["gt_keypoints"],
+            "keypoints": prediction.keypoints,  # (B, K, 2) image pixels
+            "scores": prediction.scores,  # (B, K)
+            "gt_keypoints": batch["gt_keypoints"],
             "boxes": batch["bbox"], "box_scores": batch["bbox_score"], "areas": batch["area"],
             "sample_idx": batch["sample_idx"], "image_ids": batch["image_id"],
         }
@@ -122,14 +122,11 @@ def evaluate_predictions(
 ) -> dict[str, float]:
     """The data set's metrics (``datamodule.build_metrics()``) of ``predictions``, named as in
     ``metrics.json`` (``val/PCK@0.05``, ``val/AP``, ...)."""
-    meta = {
-        "sample_idx": torch.from_numpy(predictions.sample_idx),
-        "gt_keypoints": torch.from_numpy(predictions.gt_keypoints),
-        "bbox": torch.from_numpy(predictions.boxes),
-        "bbox_score": torch.from_numpy(predictions.box_scores),
-        "image_id": torch.from_numpy(predictions.image_ids),
-        "area": torch.from_numpy(predictions.areas),
-    }
+    columns = (
+        predictions.sample_idx, predictions.gt_keypoints, predictions.boxes,
+        predictions.box_scores, predictions.image_ids, predictions.areas,
+    )  # in the order of META_KEYS
+    meta = {key: torch.from_numpy(column) for key, column in zip(META_KEYS, columns)}
     results: dict[str, float] = {}
     for metric in datamodule.build_metrics():
         metric.update(

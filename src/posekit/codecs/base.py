@@ -61,6 +61,21 @@ class Codec(abc.ABC):
         outputs of the un-flipped crop (flip-test augmentation).
         """
 
+    def flip_average(
+        self,
+        outputs: dict[str, torch.Tensor],
+        flipped_crop_outputs: dict[str, torch.Tensor],
+        flip_index: Sequence[int],
+    ) -> dict[str, torch.Tensor]:
+        """The flip test: ``outputs`` of the crops averaged with ``flipped_crop_outputs`` (the
+        head outputs of the mirrored crops, mapped back with :meth:`flip_outputs`).
+
+        The plain mean of the two; a codec whose recipe averages another quantity (e.g.
+        probabilities rather than logits) overrides this.
+        """
+        flipped = self.flip_outputs(flipped_crop_outputs, flip_index)
+        return {key: (outputs[key] + flipped[key]) * 0.5 for key in self.output_keys}
+
 
 def as_size(name: str, value: Sequence[int]) -> tuple[int, int]:
     """Validate a (W, H) pair of positive ints; raise ValueError otherwise."""

@@ -10,7 +10,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from posekit.codecs.base import Codec, as_positive, as_size, check_keypoints, flip_index_tensor
+from posekit.codecs.base import (
+    Codec,
+    as_positive,
+    as_size,
+    check_keypoints,
+    flip_index_tensor,
+)
 
 # Hessians with |det| below this are treated as singular by the DARK refinement.
 _MIN_HESSIAN_DET = 1e-6

@@ -9,7 +9,13 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from posekit.codecs.base import Codec, as_positive, as_size, check_keypoints, flip_index_tensor
+from posekit.codecs.base import (
+    Codec,
+    as_positive,
+    as_size,
+    check_keypoints,
+    flip_index_tensor,
+)
 
 _LABEL_TYPES = ("gaussian", "onehot")
 

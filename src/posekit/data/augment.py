@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from posekit.data.geometry import bbox_to_center_scale
+from posekit.core.geometry import bbox_to_center_scale
 
 
 @dataclass(frozen=True)

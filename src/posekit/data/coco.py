@@ -7,8 +7,6 @@ from pathlib import Path
 from posekit.data.datamodule import TopDownDataModule
 from posekit.data.formats.coco import load_coco_records, load_detection_records
 from posekit.data.records import PersonRecord
-from posekit.data.spec import KeypointSpec
-from posekit.metrics import CocoKeypointAP, KeypointMetric, PCKMetric
 
 
 class CocoDataModule(TopDownDataModule):
@@ -16,6 +14,8 @@ class CocoDataModule(TopDownDataModule):
 
     Paths are relative to ``root`` unless absolute. ``val_det_file`` (COCO results format,
     e.g. ``COCO_val2017_detections_AP_H_56_person.json``) is used when ``use_det_boxes``.
+    ``keypoints_in_file``: keypoints per annotation when the files hold more than the spec's K
+    (Halpe-26 read from the 136-keypoint Halpe files: the first K are read).
     """
 
     def __init__(
@@ -28,9 +28,7 @@ class CocoDataModule(TopDownDataModule):
         val_det_file: str | None = None,
         use_det_boxes: bool = False,
         det_score_threshold: float = 0.0,
-        use_area: bool = True,
         keypoints_in_file: int | None = None,
-        ap_parts: dict[str, list[int]] | None = None,
         **kwargs,
     ) -> None:
         self.train_ann = train_ann
@@ -40,9 +38,7 @@ class CocoDataModule(TopDownDataModule):
         self.val_det_file = val_det_file
         self.use_det_boxes = use_det_boxes
         self.det_score_threshold = det_score_threshold
-        self.use_area = use_area
         self.keypoints_in_file = keypoints_in_file
-        self.ap_parts = dict(ap_parts) if ap_parts else None
         super().__init__(*args, **kwargs)
 
     @property
@@ -102,42 +98,3 @@ class CocoDataModule(TopDownDataModule):
             self.spec.num_keypoints,
             self.keypoints_in_file,
         )
-
-    @classmethod
-    def protocol_metric(
-        cls,
-        ann_file: str | Path,
-        spec: KeypointSpec,
-        use_detections: bool = False,
-        use_area: bool = True,
-        keypoints_in_file: int | None = None,
-        ap_parts: dict[str, list[int]] | None = None,
-        **_: object,
-    ) -> CocoKeypointAP:
-        """The data set's official metric on ``ann_file``: OKS AP with the spec's sigmas.
-
-        Class-level so that ``scripts/evaluate_results.py`` scores any results file with the
-        options of the data config (extra config keys are ignored)."""
-        return CocoKeypointAP(
-            ann_file=str(ann_file),
-            sigmas=spec.sigmas,
-            use_detections=use_detections,
-            use_area=use_area,
-            keypoints_in_file=keypoints_in_file,
-            parts=ap_parts,
-        )
-
-    def protocol_options(self) -> dict[str, object]:
-        """This data config's options of :meth:`protocol_metric`."""
-        return dict(
-            use_detections=self.use_det_boxes,
-            use_area=self.use_area,
-            keypoints_in_file=self.keypoints_in_file,
-            ap_parts=self.ap_parts,
-        )
-
-    def build_metrics(self) -> list[KeypointMetric]:
-        return [
-            PCKMetric(thresholds=self.pck_thresholds),
-            self.protocol_metric(self.resolve(self.val_ann), self.spec, **self.protocol_options()),
-        ]

@@ -5,17 +5,16 @@ from __future__ import annotations
 import logging
 from abc import abstractmethod
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import lightning as L
 from torch.utils.data import DataLoader
 
 from posekit.codecs import Codec
+from posekit.core.spec import KeypointSpec
 from posekit.data.augment import GeometricAugmentation
 from posekit.data.records import PersonRecord
-from posekit.data.spec import KeypointSpec
 from posekit.data.topdown import TopDownDataset
-from posekit.metrics import KeypointMetric
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +27,14 @@ class TopDownDataModule(L.LightningDataModule):
     """Shared loaders of a top-down data set; subclasses say where records come from.
 
     input_size is (W, H). ``layout`` (class attribute) is shown to the user when the folder
-    does not match.
+    does not match. ``metrics`` (name -> partial, the data config's ``metrics:`` Hydra nodes)
+    are the metrics this data set is judged by: :meth:`build_metrics` completes each with the
+    keypoint spec. ``monitor`` names the main metric (e.g. ``val/AP``), which the checkpoint
+    callback and early stopping watch. ``aux_codecs`` (name -> codec) encode the targets of
+    auxiliary heads beside the main codec's.
     """
 
     layout: str = ""
-    # ``monitor`` names the data set's main metric (e.g. ``val/AP``), which the checkpoint
-    # callback and early stopping watch; ``pck_thresholds`` are the alphas of PCK@alpha.
 
     def __init__(
         self,
@@ -49,9 +50,10 @@ class TopDownDataModule(L.LightningDataModule):
         augmentation: GeometricAugmentation | None = None,
         photometric: Callable | None = None,
         check_images: bool = True,
-        pck_thresholds: tuple[float, ...] = (0.05, 0.1, 0.2),
+        metrics: Mapping[str, Callable[..., Any]] | None = None,
         monitor: str = "val/AP",
         monitor_mode: str = "max",
+        aux_codecs: Mapping[str, Codec] | None = None,
     ) -> None:
         super().__init__()
         self.root = Path(root)
@@ -66,7 +68,8 @@ class TopDownDataModule(L.LightningDataModule):
         self.augmentation = augmentation
         self.photometric = photometric
         self.check_images = check_images
-        self.pck_thresholds = tuple(pck_thresholds)
+        self.metric_factories = dict(metrics or {})
+        self.aux_codecs = dict(aux_codecs or {})
         self.monitor = monitor
         self.monitor_mode = monitor_mode
         self.check_layout()
@@ -86,9 +89,9 @@ class TopDownDataModule(L.LightningDataModule):
     def val_records(self) -> list[PersonRecord]:
         ...
 
-    @abstractmethod
-    def build_metrics(self) -> list[KeypointMetric]:
-        """The metrics this data set is judged by, on the validation records."""
+    def build_metrics(self) -> list[Any]:
+        """New instances of the data config's metrics (``metrics:``), completed with the spec."""
+        return [factory(spec=self.spec) for factory in self.metric_factories.values()]
 
     @property
     def boxes(self) -> str:
@@ -136,6 +139,7 @@ class TopDownDataModule(L.LightningDataModule):
             bbox_padding=self.bbox_padding,
             augmentation=self.augmentation,
             photometric=self.photometric,
+            aux_codecs=self.aux_codecs,
         )
 
     def setup(self, stage: str | None = None) -> None:

@@ -7,8 +7,6 @@ from pathlib import Path
 from posekit.data.datamodule import TopDownDataModule
 from posekit.data.formats.mpii import load_mpii_records
 from posekit.data.records import PersonRecord
-from posekit.data.spec import KeypointSpec
-from posekit.metrics import KeypointMetric, MPIIPCKh, PCKMetric
 
 
 class MpiiDataModule(TopDownDataModule):
@@ -57,14 +55,3 @@ class MpiiDataModule(TopDownDataModule):
         return load_mpii_records(
             self.resolve(self.val_ann), self.resolve(self.images), self.spec.num_keypoints
         )
-
-    @classmethod
-    def protocol_metric(cls, gt_val_mat: str | Path, spec: KeypointSpec, **_: object) -> MPIIPCKh:
-        """The official PCKh against the head boxes of ``gt_val_mat`` (see evaluate_results)."""
-        return MPIIPCKh(gt_mat_path=str(gt_val_mat), spec=spec)
-
-    def build_metrics(self) -> list[KeypointMetric]:
-        return [
-            self.protocol_metric(self.resolve(self.gt_val_mat), self.spec),
-            PCKMetric(thresholds=self.pck_thresholds),
-        ]

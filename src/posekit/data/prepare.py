@@ -12,12 +12,11 @@ import numpy as np
 import scipy.io
 from omegaconf import DictConfig
 
-from posekit.data.formats.coco import read_json
-from posekit.metrics.pckh import write_mpii_gt_mat
+from posekit.core.io import read_json
+from posekit.core.mpii_gt import NUM_JOINTS, write_mpii_gt_mat
 
 ANNOTATION_KEYS = ("train_ann", "val_ann", "gt_val_mat")
 FOLDER_KEYS = ("train_images", "val_images", "images")
-MPII_NUM_JOINTS = 16
 
 
 @dataclass
@@ -156,11 +155,11 @@ def mpii_people(mat_path: str | Path) -> tuple[list[dict], dict[str, int]]:
             if points is None or objpos is None or scale is None:
                 skipped["people without joints, centre or scale"] += 1
                 continue
-            joints = np.zeros((MPII_NUM_JOINTS, 2))
-            visible = np.zeros(MPII_NUM_JOINTS, dtype=int)
+            joints = np.zeros((NUM_JOINTS, 2))
+            visible = np.zeros(NUM_JOINTS, dtype=int)
             for point in _items(points):
                 k = int(point.id)
-                if not 0 <= k < MPII_NUM_JOINTS:
+                if not 0 <= k < NUM_JOINTS:
                     raise ValueError(
                         f"{mat_path}: annolist({i + 1}).annorect({j + 1}) has joint id {k}, "
                         f"outside 0..15"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -10,31 +10,22 @@ import torch
 from torch.utils.data import Dataset
 
 from posekit.codecs import Codec
+from posekit.core.geometry import apply_affine, bbox_to_center_scale, crop_affine_matrix
+from posekit.core.io import read_rgb_image
+from posekit.core.spec import KeypointSpec
 from posekit.data.augment import GeometricAugmentation
-from posekit.data.geometry import apply_affine, bbox_to_center_scale, crop_affine_matrix
 from posekit.data.records import PersonRecord
-from posekit.data.spec import KeypointSpec
-
-cv2.setNumThreads(0)  # the data loader's workers are the parallelism
-
-
-def read_rgb_image(path: str, record_hint: str) -> np.ndarray:
-    """Image (H, W, 3) uint8 RGB; a clear error naming the file and the record when unreadable."""
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    if image is None:
-        raise FileNotFoundError(f"cannot read image {path} ({record_hint}): missing or not an image")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 class TopDownDataset(Dataset):
     """Person crops of ``input_size`` (W, H) with the codec's targets.
 
-    Each item is a flat dict of tensors:
-      image (3, H, W) uint8 RGB (normalised on the device by the model),
-      the codec's targets (e.g. heatmaps (K, h, w) or simcc_x (K, W*k), simcc_y (K, H*k)),
-      keypoint_weights (K,), keypoints (K, 2) in crop pixels, keypoint_visible (K,),
-      and the meta used to map predictions back and score them: center (2,), scale (2,),
-      sample_idx, image_id, bbox (4,) xywh, bbox_score, area, gt_keypoints (K, 3) in image pixels.
+    Each item is one sample of the batch contract (:class:`posekit.core.batch.Batch`, without
+    the batch dimension): image (3, H, W) uint8 RGB, the codec's targets (e.g. heatmaps
+    (K, h, w) or simcc_x (K, W*k), simcc_y (K, H*k)), keypoint_weights (K,), keypoints (K, 2) in
+    crop pixels, keypoint_visible (K,), center (2,), scale (2,) and the metric meta. The targets
+    of ``aux_codecs`` come as ``aux/<name>/<key>`` (their weights as
+    ``aux/<name>/keypoint_weights``).
     """
 
     def __init__(
@@ -47,12 +38,15 @@ class TopDownDataset(Dataset):
         bbox_padding: float = 1.25,
         augmentation: GeometricAugmentation | None = None,
         photometric: Callable | None = None,
+        aux_codecs: Mapping[str, Codec] | None = None,
     ) -> None:
-        if tuple(codec.input_size) != tuple(input_size):
-            raise ValueError(
-                f"the codec's input_size {tuple(codec.input_size)} differs from the data's "
-                f"input_size {tuple(input_size)}; point both at one config value"
-            )
+        self.aux_codecs = dict(aux_codecs or {})
+        for name, each in (("codec", codec), *self.aux_codecs.items()):
+            if tuple(each.input_size) != tuple(input_size):
+                raise ValueError(
+                    f"the input_size {tuple(each.input_size)} of {name} differs from the data's "
+                    f"input_size {tuple(input_size)}; point both at one config value"
+                )
         self.records = list(records)
         self.spec = spec
         self.codec = codec
@@ -103,6 +97,9 @@ class TopDownDataset(Dataset):
 
         targets = self.codec.encode(keypoints, visible)
         sample = {key: torch.from_numpy(value) for key, value in targets.items()}
+        for name, codec in self.aux_codecs.items():
+            aux_targets = codec.encode(keypoints, visible)
+            sample.update({f"aux/{name}/{k}": torch.from_numpy(v) for k, v in aux_targets.items()})
         sample.update(
             image=torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1))),
             keypoints=torch.from_numpy(keypoints.astype(np.float32)),

@@ -1,10 +1,13 @@
-"""Evaluation metrics; torchmetrics-based so they aggregate correctly under DDP."""
+"""Evaluation metrics (torchmetrics, so they aggregate correctly under DDP) and the protocols
+that score results files. A data config names its metrics (``metrics:`` Hydra nodes); metrics
+never import data or models.
+"""
 
 from posekit.metrics.base import KeypointMetric, unique_sample_positions
 from posekit.metrics.coco import CocoKeypointAP, oks_matrix, oks_nms
 from posekit.metrics.crowdpose import CrowdPoseAP
 from posekit.metrics.pck import PCKMetric
-from posekit.metrics.pckh import MPIIPCKh, write_mpii_gt_mat
+from posekit.metrics.pckh import MPIIPCKh
 
 __all__ = [
     "CocoKeypointAP",
@@ -15,5 +18,4 @@ __all__ = [
     "oks_matrix",
     "oks_nms",
     "unique_sample_positions",
-    "write_mpii_gt_mat",
 ]

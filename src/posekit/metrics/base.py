@@ -16,14 +16,8 @@ from torch import Tensor
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
-META_KEYS: tuple[str, ...] = (
-    "sample_idx",
-    "gt_keypoints",
-    "bbox",
-    "bbox_score",
-    "image_id",
-    "area",
-)
+from posekit.core.batch import META_KEYS
+from posekit.core.spec import KeypointSpec
 
 
 def unique_sample_positions(sample_idx: Tensor) -> Tensor:
@@ -57,8 +51,9 @@ class KeypointMetric(Metric):
 
     ``compute()`` returns a flat ``dict[str, Tensor]`` of scalar tensors.
 
-    Subclasses set :attr:`meta_keys` (the meta entries they store) and, when the keypoint count
-    is fixed by their configuration, :attr:`num_keypoints`; they read the gathered,
+    Every metric takes the data set's keypoint spec as ``spec`` (the data module passes it when
+    it builds the metrics of its config), which fixes :attr:`num_keypoints`. Subclasses set
+    :attr:`meta_keys` (the meta entries they store); they read the gathered,
     de-duplicated states with :meth:`_collect` (inside ``compute``) or :meth:`_collect_synced`
     (in public helpers called outside ``compute``).
     """
@@ -68,8 +63,17 @@ class KeypointMetric(Metric):
     higher_is_better: ClassVar[bool] = True
     meta_keys: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, num_keypoints: int | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(
+        self, num_keypoints: int | None = None, spec: KeypointSpec | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)  # torchmetrics refuses unknown (misspelt) options
+        if spec is not None:
+            if num_keypoints is not None and num_keypoints != spec.num_keypoints:
+                raise ValueError(
+                    f"{type(self).__name__} scores {num_keypoints} keypoints but keypoint spec "
+                    f"'{spec.name}' has {spec.num_keypoints}"
+                )
+            num_keypoints = spec.num_keypoints
         unknown = [key for key in self.meta_keys if key not in META_KEYS or key == "sample_idx"]
         if unknown:
             raise ValueError(

@@ -50,6 +50,16 @@ def oks_matrix(keypoints: np.ndarray, areas: np.ndarray, sigmas: np.ndarray) -> 
     return np.exp(-e).mean(axis=-1)
 
 
+def instance_scores(
+    keypoint_scores: np.ndarray, box_scores: np.ndarray, threshold: float = 0.2
+) -> np.ndarray:
+    """Person scores (M,): box score x mean of the keypoint scores (M, K) above ``threshold``
+    (of all keypoint scores when none is), the rescoring of the HRNet / mmpose COCO evaluation."""
+    above = keypoint_scores > threshold  # (M, K)
+    above_mean = (keypoint_scores * above).sum(axis=1) / np.maximum(above.sum(axis=1), 1)
+    return box_scores * np.where(above.any(axis=1), above_mean, keypoint_scores.mean(axis=1))
+
+
 def oks_nms(
     keypoints: np.ndarray,
     scores: np.ndarray,
@@ -119,7 +129,7 @@ class CocoKeypointAP(KeypointMetric):
 
     Args:
         ann_file: COCO-style keypoint annotation json.
-        sigmas: (K,) OKS sigmas; K must match the keypoint spec.
+        sigmas: (K,) OKS sigmas; default: the keypoint spec's (``spec``), which K must match.
         use_detections: predictions come from detected boxes; run OKS-NMS per image.
         score_threshold: keypoint scores above it enter the instance rescoring.
         nms_threshold: OKS above which a lower-scored instance of the same image is dropped.
@@ -151,7 +161,7 @@ class CocoKeypointAP(KeypointMetric):
     def __init__(
         self,
         ann_file: str,
-        sigmas: Sequence[float],
+        sigmas: Sequence[float] | None = None,
         use_detections: bool = False,
         score_threshold: float = 0.2,
         nms_threshold: float = 0.9,
@@ -160,9 +170,13 @@ class CocoKeypointAP(KeypointMetric):
         parts: Mapping[str, Sequence[int]] | None = None,
         **kwargs: Any,
     ) -> None:
+        if sigmas is None:
+            if kwargs.get("spec") is None:
+                raise ValueError(f"{type(self).__name__}: give sigmas or the keypoint spec")
+            sigmas = kwargs["spec"].sigmas
         sigma_array = np.asarray([float(s) for s in sigmas], dtype=np.float64)  # (K,)
         if sigma_array.size == 0:
-            raise ValueError("CocoKeypointAP: sigmas is empty")
+            raise ValueError(f"{type(self).__name__}: sigmas is empty")
         super().__init__(num_keypoints=int(sigma_array.size), **kwargs)
         self.sigmas = sigma_array
         self.ann_file = Path(ann_file)
@@ -227,11 +241,7 @@ class CocoKeypointAP(KeypointMetric):
         box_scores = states["bbox_score"].double().cpu().numpy()  # (N,)
         image_ids = states["image_id"].cpu().numpy()  # (N,)
 
-        above = kpt_scores > self.score_threshold  # (N, K)
-        above_mean = (kpt_scores * above).sum(axis=1) / np.maximum(above.sum(axis=1), 1)
-        instance_scores = box_scores * np.where(
-            above.any(axis=1), above_mean, kpt_scores.mean(axis=1)
-        )
+        person_scores = instance_scores(kpt_scores, box_scores, self.score_threshold)  # (N,)
 
         order = np.arange(len(image_ids))
         if self.use_detections:
@@ -241,7 +251,7 @@ class CocoKeypointAP(KeypointMetric):
                 rows = np.flatnonzero(image_ids == image_id)
                 keep = oks_nms(
                     keypoints[rows],
-                    instance_scores[rows],
+                    person_scores[rows],
                     areas[rows],
                     self.sigmas,
                     self.nms_threshold,
@@ -257,7 +267,7 @@ class CocoKeypointAP(KeypointMetric):
                 "image_id": int(image_ids[i]),
                 "category_id": self.category_id,
                 "keypoints": [float(v) for v in flat[i]],
-                "score": float(instance_scores[i]),
+                "score": float(person_scores[i]),
             }
             for i in order
         ]

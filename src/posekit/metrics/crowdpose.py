@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 from pycocotools.cocoeval import COCOeval
@@ -40,7 +40,7 @@ class CrowdPoseAP(CocoKeypointAP):
     def __init__(
         self,
         ann_file: str,
-        sigmas,
+        sigmas: Sequence[float] | None = None,
         easy_below: float = 0.2,
         hard_from: float = 0.8,
         use_area: bool = False,

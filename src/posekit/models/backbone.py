@@ -1,8 +1,14 @@
-"""A timm backbone cut down to the single feature map a pose head reads."""
+"""A timm backbone cut down to the feature maps the pose heads read.
+
+The backbone protocol (what the LightningModule, necks and heads rely on): ``forward(images)``
+returns a list of feature maps, one per entry of ``strides`` (the first is the main head's),
+with ``channels[i]`` channels at ``strides[i]`` times less resolution than the input; input
+height and width must be multiples of ``input_multiple``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import timm
 import torch
@@ -14,7 +20,7 @@ _HRNET_INPUT_MULTIPLE = 32
 
 
 class TimmBackbone(nn.Module):
-    """A timm model returning the one feature map whose stride is ``out_stride``.
+    """A timm model returning the feature maps of stride ``out_stride`` (and ``extra_strides``).
 
     The feature index is found on a weightless probe built on the ``meta`` device, then the
     real model is built with ``features_only=True, out_indices=(index,)``. Where a model
@@ -32,17 +38,25 @@ class TimmBackbone(nn.Module):
     Args:
         name: timm model name, e.g. ``"hrnet_w32"`` or ``"resnet50"``.
         pretrained: load timm's ImageNet weights (needs network or a filled HF/torch cache).
-        out_stride: stride of the returned feature map relative to the input.
+        out_stride: stride of the main feature map (the main head's input) relative to the input.
+        extra_strides: strides of further feature maps returned after it (auxiliary heads).
         **timm_kwargs: passed on to ``timm.create_model`` (e.g. ``drop_path_rate``).
 
     Attributes:
-        out_channels: channels ``C`` of the returned feature map.
-        stride: equal to ``out_stride``.
+        strides: ``(out_stride, *extra_strides)``, the strides of the returned feature maps.
+        channels: their channels.
+        out_channels: ``channels[0]``, the main feature map's.
+        stride: ``out_stride``.
         input_multiple: input height and width must be multiples of this.
     """
 
     def __init__(
-        self, name: str, pretrained: bool = False, out_stride: int = 4, **timm_kwargs: Any
+        self,
+        name: str,
+        pretrained: bool = False,
+        out_stride: int = 4,
+        extra_strides: Sequence[int] = (),
+        **timm_kwargs: Any,
     ) -> None:
         super().__init__()
         self.name = name
@@ -51,20 +65,25 @@ class TimmBackbone(nn.Module):
         kwargs, probe = _probe(name, kwargs, try_getter=not is_hrnet)
         reductions = [int(r) for r in probe.feature_info.reduction()]
         channels = [int(c) for c in probe.feature_info.channels()]
-        matches = [i for i, r in enumerate(reductions) if r == out_stride]
-        if not matches:
-            raise ValueError(
-                f"backbone '{name}' has no feature map with stride {out_stride}; "
-                f"available strides: {sorted(set(reductions))} (channels {channels} "
-                f"at strides {reductions})"
-            )
-        position = matches[-1]
+        strides = (int(out_stride), *(int(s) for s in extra_strides))
+        positions = []
+        for stride in strides:
+            matches = [i for i, r in enumerate(reductions) if r == stride]
+            if not matches:
+                raise ValueError(
+                    f"backbone '{name}' has no feature map with stride {stride} (asked by "
+                    f"model.backbone.out_stride / extra_strides); available strides: "
+                    f"{sorted(set(reductions))} (channels {channels} at strides {reductions})"
+                )
+            positions.append(matches[-1])  # the deepest map of that stride
         # feature_info lists the probe's default outputs; out_indices maps them to model indices
-        index = int(probe.feature_info.out_indices[position])
+        indices = [int(probe.feature_info.out_indices[p]) for p in positions]
+        unique = sorted(set(indices))
+        self._order = [unique.index(i) for i in indices]  # timm returns features by index
 
         try:
             self.body = timm.create_model(
-                name, pretrained=pretrained, features_only=True, out_indices=(index,), **kwargs
+                name, pretrained=pretrained, features_only=True, out_indices=tuple(unique), **kwargs
             )
         except Exception as err:
             if not pretrained:
@@ -79,20 +98,23 @@ class TimmBackbone(nn.Module):
 
         if is_hrnet:
             # feature index 0 is the stem; index b + 1 is branch b of the final stage.
-            _trim_hrnet_final_fusion(self.body, branch=index - 1)
-        self.out_channels: int = channels[position]
-        self.stride: int = out_stride
-        self.input_multiple: int = _HRNET_INPUT_MULTIPLE if is_hrnet else out_stride
+            _trim_hrnet_final_fusion(self.body, branch=max(unique) - 1)
+        self.strides: tuple[int, ...] = strides
+        self.channels: tuple[int, ...] = tuple(channels[p] for p in positions)
+        self.out_channels: int = self.channels[0]
+        self.stride: int = strides[0]
+        self.input_multiple: int = _HRNET_INPUT_MULTIPLE if is_hrnet else max(strides)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """(N, 3, H, W) images -> (N, C, H / stride, W / stride) features."""
+    def forward(self, x: Tensor) -> list[Tensor]:
+        """(N, 3, H, W) images -> features (N, channels[i], H / strides[i], W / strides[i])."""
         height, width = x.shape[-2:]
         if height % self.input_multiple or width % self.input_multiple:
             raise ValueError(
                 f"backbone '{self.name}' needs an input height and width divisible by "
                 f"{self.input_multiple}, got {height}x{width}"
             )
-        return self.body(x)[0]
+        features = self.body(x)
+        return [features[i] for i in self._order]
 
 
 def _probe(

@@ -1,31 +1,63 @@
-"""The LightningModule: backbone -> head -> loss in training; flip test and decoding in evaluation."""
+"""The LightningModule: backbone -> neck? -> head -> loss in training; the predict path in
+evaluation; auxiliary heads trained jointly and absent from inference."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
 
 import lightning as L
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from posekit.codecs import Codec
-from posekit.data.geometry import crop_to_image
-from posekit.data.spec import KeypointSpec
+from posekit.core.batch import Batch, meta_of
+from posekit.core.spec import KeypointSpec
 from posekit.metrics.sample_mean import SampleMean
+from posekit.models.predict import KeypointPrediction, predict_crops
 from posekit.models.schedules import scheduler_arguments
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-META_KEYS = ("sample_idx", "gt_keypoints", "bbox", "bbox_score", "image_id", "area")
+AUX_PREFIX = "aux"  # auxiliary targets sit in the batch as "aux/<name>/<output key>"
+
+
+def aux_key(name: str, key: str) -> str:
+    """The batch key of auxiliary head ``name``'s target ``key``."""
+    return f"{AUX_PREFIX}/{name}/{key}"
+
+
+@dataclass
+class AuxiliaryHead:
+    """An extra head trained beside the main one and dropped from inference.
+
+    Args:
+        head: partial completed with ``in_channels`` (of the backbone feature at ``stride``)
+            and ``num_keypoints``.
+        loss: reads the head's outputs against its codec's targets.
+        weight: factor on its loss in the training loss.
+        stride: which backbone feature it reads (one of ``model.backbone.strides``).
+    """
+
+    head: Callable[..., nn.Module]
+    loss: nn.Module
+    weight: float = 1.0
+    stride: int = 4
 
 
 class TopDownPoseModule(L.LightningModule):
     """Top-down keypoint estimator.
 
-    ``head`` is a partial (Hydra ``_partial_: true``) completed with the backbone's channels
-    and the number of keypoints, so heads never hard-code them. ``optimizer`` and ``scheduler``
-    are partials too. Evaluation decodes with the same codec object the data encodes with and
-    feeds the data set's metrics (``datamodule.build_metrics()``) keypoints in image pixels.
+    ``head`` is a partial (Hydra ``_partial_: true``) completed with the channels of its input
+    feature and the number of keypoints, so heads never hard-code them; ``neck`` (optional) a
+    partial completed with the backbone's ``channels`` and ``strides``. ``optimizer`` and
+    ``scheduler`` are partials too. Evaluation runs the one predict path
+    (:func:`~posekit.models.predict.predict_crops`) and feeds the metrics of the data module
+    being evaluated (rebuilt for each one) keypoints in image pixels.
+
+    ``aux_heads`` (name -> :class:`AuxiliaryHead`) and ``aux_codecs`` (name -> codec, the same
+    nodes the data encodes with) add auxiliary heads: their weighted losses join the training
+    loss; they are not run in evaluation, prediction or export.
     """
 
     def __init__(
@@ -40,138 +72,161 @@ class TopDownPoseModule(L.LightningModule):
         scheduler_interval: str = "epoch",
         flip_test: bool = True,
         channels_last: bool = False,
-        gallery_size: int = 8,
+        neck: Callable[..., nn.Module] | None = None,
+        aux_heads: Mapping[str, AuxiliaryHead] | None = None,
+        aux_codecs: Mapping[str, Codec] | None = None,
     ) -> None:
         super().__init__()
         self.backbone = backbone
-        self.head = head(in_channels=backbone.out_channels, num_keypoints=keypoints.num_keypoints)
+        strides = tuple(getattr(backbone, "strides", (backbone.stride,)))
+        channels = tuple(getattr(backbone, "channels", (backbone.out_channels,)))
+        self.neck = neck(in_channels=channels, in_strides=strides) if neck is not None else None
+        head_channels = self.neck.channels[0] if self.neck is not None else channels[0]
+        self.head = head(in_channels=head_channels, num_keypoints=keypoints.num_keypoints)
         self.codec = codec
         self.loss_fn = loss
         self.spec = keypoints
+        self.flip_index: list[int] = list(keypoints.flip_index)
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.scheduler_interval = scheduler_interval
         self.flip_test = flip_test
         self.channels_last = channels_last
-        self.gallery_size = gallery_size
+        self.aux_heads, self.aux_loss_fns, self.aux_codecs, self.aux_routing = self._build_aux(
+            aux_heads or {}, aux_codecs or {}, strides, channels, keypoints.num_keypoints
+        )
         self.metrics = nn.ModuleList()
         self.eval_loss = SampleMean()  # per sample, so that DDP padding does not count twice
-        self.gallery: list[dict[str, torch.Tensor]] = []
         self.run_config: dict | None = None  # the resolved run config, saved in checkpoints
         self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255)
         self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255)
 
+    def _build_aux(
+        self,
+        aux_heads: Mapping[str, AuxiliaryHead],
+        aux_codecs: Mapping[str, Codec],
+        strides: Sequence[int],
+        channels: Sequence[int],
+        num_keypoints: int,
+    ) -> tuple[nn.ModuleDict, nn.ModuleDict, dict[str, Codec], dict[str, tuple[float, int]]]:
+        """The auxiliary heads and losses, their codecs, and each head's (weight, feature index)."""
+        if set(aux_heads) != set(aux_codecs):
+            raise ValueError(
+                f"model.aux_heads {sorted(aux_heads)} and model.aux_codecs {sorted(aux_codecs)} "
+                "must name the same auxiliary heads (one codec per head)"
+            )
+        heads, losses, routing = nn.ModuleDict(), nn.ModuleDict(), {}
+        for name, aux in aux_heads.items():
+            if aux.stride not in strides:
+                raise ValueError(
+                    f"model.aux_heads.{name}.stride={aux.stride} is not a backbone feature: the "
+                    f"backbone returns strides {list(strides)}; add it to "
+                    "model.backbone.extra_strides or choose one of those"
+                )
+            index = list(strides).index(aux.stride)
+            heads[name] = aux.head(in_channels=channels[index], num_keypoints=num_keypoints)
+            losses[name] = aux.loss
+            routing[name] = (float(aux.weight), index)
+        return heads, losses, dict(aux_codecs), routing
+
     # --- network -------------------------------------------------------------------------
-    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+    def normalize(self, images: Tensor) -> Tensor:
         """uint8 (N, 3, H, W) RGB -> float, ImageNet-normalised."""
         images = (images.float() - self.pixel_mean) / self.pixel_std
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         return images
 
-    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Normalised images (N, 3, H, W) -> the head's outputs (codec.output_keys)."""
-        return self.head(self.backbone(images))
+    def _head_input(self, features: list[Tensor]) -> Tensor:
+        return self.neck(features)[0] if self.neck is not None else features[0]
 
-    def flip_averaged(
-        self, images: torch.Tensor, outputs: dict[str, torch.Tensor]
-    ) -> dict[str, torch.Tensor]:
-        """With flip_test, average ``outputs`` of normalised ``images`` with the flipped images'."""
-        if not self.flip_test:
-            return outputs
-        flipped = self.codec.flip_outputs(self(images.flip(-1)), self.spec.flip_index)
-        return {key: (outputs[key] + flipped[key]) * 0.5 for key in outputs}
+    def forward(self, images: Tensor) -> dict[str, Tensor]:
+        """Normalised images (N, 3, H, W) -> the main head's outputs (codec.output_keys)."""
+        return self.head(self._head_input(self.backbone(images)))
+
+    def predict_crops(self, images: Tensor, center: Tensor, scale: Tensor) -> KeypointPrediction:
+        """uint8 crops (N, 3, H, W) -> keypoints (N, K, 2) in image pixels, with this model's
+        flip-test setting (see :func:`posekit.models.predict.predict_crops`)."""
+        return predict_crops(self, images, center, scale, self.flip_test)
 
     # --- training ------------------------------------------------------------------------
-    def _targets(self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> dict:
-        """The codec's targets of a batch, checked against the head's output shapes."""
-        targets = {key: batch[key] for key in self.codec.output_keys}
-        for key, target in targets.items():
+    @staticmethod
+    def _targets(
+        outputs: dict[str, Tensor], batch: Batch, codec: Codec, prefix: str = ""
+    ) -> dict[str, Tensor]:
+        """The codec's targets of a batch, checked against the head's outputs."""
+        targets = {}
+        for key in codec.output_keys:
+            if key not in outputs:
+                raise KeyError(
+                    f"the head returns {sorted(outputs)} but its codec "
+                    f"{type(codec).__name__} encodes {list(codec.output_keys)}: pair the head "
+                    "with a codec of its family"
+                )
+            target = batch[prefix + key]
             if outputs[key].shape != target.shape:
                 raise ValueError(
                     f"head output '{key}' has shape {list(outputs[key].shape)} but the codec's "
                     f"targets have {list(target.shape)}: the head and codec configs disagree "
                     "(input size, heatmap size, split ratio or backbone stride)"
                 )
+            targets[key] = target
         return targets
 
-    def _loss(self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.loss_fn(outputs, self._targets(outputs, batch), batch["keypoint_weights"])
+    def _aux_loss(self, features: list[Tensor], batch: Batch) -> Tensor:
+        """The weighted sum of the auxiliary heads' losses (0 without auxiliary heads)."""
+        total = features[0].new_zeros(())
+        for name, head in self.aux_heads.items():
+            weight, index = self.aux_routing[name]
+            outputs = head(features[index])
+            prefix = aux_key(name, "")
+            targets = self._targets(outputs, batch, self.aux_codecs[name], prefix)
+            weights = batch[prefix + "keypoint_weights"]
+            loss = self.aux_loss_fns[name](outputs, targets, weights)
+            self.log(f"train/loss_{name}", loss, batch_size=batch["image"].shape[0])
+            total = total + weight * loss
+        return total
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self._loss(self(self.normalize(batch["image"])), batch)
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        features = self.backbone(self.normalize(batch["image"]))
+        outputs = self.head(self._head_input(features))
+        targets = self._targets(outputs, batch, self.codec)
+        loss = self.loss_fn(outputs, targets, batch["keypoint_weights"])
+        if len(self.aux_heads):
+            loss = loss + self._aux_loss(features, batch)
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["image"].shape[0])
         return loss
 
     # --- evaluation ----------------------------------------------------------------------
     def setup(self, stage: str) -> None:
+        """Build the metrics of the data module this run evaluates (each time: a second data
+        module validated in one process gets its own metrics)."""
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
-        if datamodule is not None and not len(self.metrics):
-            self.metrics.extend(datamodule.build_metrics())
+        if datamodule is not None:
+            self.metrics = nn.ModuleList(datamodule.build_metrics())
 
-    def _eval_step(self, batch: dict[str, torch.Tensor]) -> None:
-        images = self.normalize(batch["image"])
-        outputs = self(images)
-        self.eval_loss.update(self._per_sample_loss(outputs, batch), batch["sample_idx"])
-        keypoints, scores = self.codec.decode(self.flip_averaged(images, outputs))
-        # keypoints (N, K, 2) in crop pixels, scores (N, K)
-        image_keypoints = crop_to_image(
-            keypoints, batch["center"], batch["scale"], self.codec.input_size
+    def validation_step(self, batch: Batch, batch_idx: int) -> KeypointPrediction:
+        prediction = self.predict_crops(batch["image"], batch["center"], batch["scale"])
+        targets = self._targets(prediction.outputs, batch, self.codec)
+        per_sample = self.loss_fn.per_sample(
+            prediction.outputs, targets, batch["keypoint_weights"]
         )
-        meta = {key: batch[key] for key in META_KEYS}
+        self.eval_loss.update(per_sample, batch["sample_idx"])
+        meta = meta_of(batch)
         for metric in self.metrics:
-            metric.update(image_keypoints, scores, meta)
-        self._collect_gallery(batch, keypoints, scores)
+            metric.update(prediction.keypoints, prediction.scores, meta)
+        return prediction  # for callbacks (the prediction gallery)
 
-    def _per_sample_loss(
-        self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]
-    ) -> torch.Tensor:
-        """(N,) the loss of each sample; the batch loss is their mean."""
-        targets = self._targets(outputs, batch)
-        return self.loss_fn.per_sample(outputs, targets, batch["keypoint_weights"])
-
-    def _collect_gallery(self, batch, keypoints: torch.Tensor, scores: torch.Tensor) -> None:
-        room = self.gallery_size - sum(item["image"].shape[0] for item in self.gallery)
-        if room > 0:
-            self.gallery.append(
-                {
-                    "image": batch["image"][:room].cpu(),
-                    "keypoints": keypoints[:room].detach().cpu(),
-                    "scores": scores[:room].detach().cpu(),
-                    "gt_keypoints": batch["keypoints"][:room].cpu(),
-                    "gt_visible": batch["keypoint_visible"][:room].cpu(),
-                }
-            )
-
-    def _on_eval_epoch_start(self) -> None:
-        self.gallery = []
+    def on_validation_epoch_start(self) -> None:
         self.eval_loss.reset()
         for metric in self.metrics:
             metric.reset()
 
-    def _on_eval_epoch_end(self, stage: str) -> None:
-        results: dict[str, torch.Tensor] = {"loss": self.eval_loss.compute()}
+    def on_validation_epoch_end(self) -> None:
+        results: dict[str, Tensor] = {"loss": self.eval_loss.compute()}
         for metric in self.metrics:
             results.update(metric.compute())
-        self.log_dict({f"{stage}/{name}": value for name, value in results.items()})
-
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._eval_step(batch)
-
-    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._eval_step(batch)
-
-    def on_validation_epoch_start(self) -> None:
-        self._on_eval_epoch_start()
-
-    def on_test_epoch_start(self) -> None:
-        self._on_eval_epoch_start()
-
-    def on_validation_epoch_end(self) -> None:
-        self._on_eval_epoch_end("val")
-
-    def on_test_epoch_end(self) -> None:
-        self._on_eval_epoch_end("test")
+        self.log_dict({f"val/{name}": value for name, value in results.items()})
 
     # --- optimisation and checkpoints ---------------------------------------------------
     def configure_optimizers(self) -> Any:

@@ -9,16 +9,10 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from posekit.core.io import check_rgb_image
 from posekit.viz.skeleton import Color
 
 BOX_COLOR: Color = (255, 255, 0)  # yellow
-
-
-def _check_image(image: np.ndarray) -> None:
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(
-            f"expected an (H, W, 3) uint8 RGB image, got shape {image.shape} dtype {image.dtype}"
-        )
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -44,7 +38,7 @@ def heatmap_overlay(
     The heatmap is scaled to [0, 1] by its own minimum and maximum, coloured with an OpenCV
     colour map and mixed in with weight ``alpha``. Returns a new (H, W, 3) uint8 image.
     """
-    _check_image(image)
+    check_rgb_image(image)
     heatmap = np.asarray(heatmap, dtype=np.float32)
     if heatmap.ndim != 2:
         raise ValueError(f"heatmap must be (h, w), got shape {heatmap.shape}")
@@ -109,7 +103,7 @@ def draw_boxes(
     image: np.ndarray, boxes: np.ndarray, color: Color = BOX_COLOR, thickness: int = 1
 ) -> np.ndarray:
     """Draw boxes (M, 4) xywh on a copy of an (H, W, 3) uint8 RGB image."""
-    _check_image(image)
+    check_rgb_image(image)
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     canvas = np.ascontiguousarray(image).copy()
     for x, y, w, h in boxes:

@@ -9,6 +9,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from posekit.core.io import check_rgb_image
+
 Color = tuple[int, int, int]
 
 LEFT_COLOR: Color = (255, 140, 0)  # orange
@@ -28,13 +30,6 @@ def side_ids(names: Sequence[str]) -> tuple[list[int], list[int]]:
     left = [i for i, name in enumerate(lowered) if "left" in name]
     right = [i for i, name in enumerate(lowered) if "right" in name]
     return left, right
-
-
-def _check_image(image: np.ndarray) -> None:
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(
-            f"expected an (H, W, 3) uint8 RGB image, got shape {image.shape} dtype {image.dtype}"
-        )
 
 
 def draw_skeleton(
@@ -75,7 +70,7 @@ def draw_skeleton(
     Returns:
         A new (H, W, 3) uint8 RGB image.
     """
-    _check_image(image)
+    check_rgb_image(image)
     keypoints = np.asarray(keypoints, dtype=np.float64)
     if keypoints.ndim != 2 or keypoints.shape[1] != 2:
         raise ValueError(f"keypoints must be (K, 2), got shape {keypoints.shape}")
@@ -152,7 +147,7 @@ def make_grid(
     if ncols < 1:
         raise ValueError(f"ncols must be >= 1, got {ncols}")
     for image in images:
-        _check_image(image)
+        check_rgb_image(image)
     if cell_size is None:
         cell_w = max(image.shape[1] for image in images)
         cell_h = max(image.shape[0] for image in images)
@@ -178,7 +173,7 @@ def save_image(path: str | Path, image: np.ndarray) -> Path:
 
     The format follows the suffix (``.png`` for a lossless PNG).
     """
-    _check_image(image)
+    check_rgb_image(image)
     path = Path(path)
     if not cv2.haveImageWriter(str(path)):
         raise ValueError(f"OpenCV cannot write images with the suffix of {path}; use .png")

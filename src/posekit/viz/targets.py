@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import torch
 
-from posekit.data.spec import KeypointSpec
+from posekit.core.spec import KeypointSpec
 from posekit.viz.skeleton import draw_skeleton
 
 

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import numpy as np
 
+from posekit.core.io import read_json
 from posekit.data.records import PersonRecord, SkipCounter
 
 log = logging.getLogger(__name__)
-
-
-def read_json(path: str | Path, what: str):
-    """Parse a JSON file, naming the file and the fix in every failure."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} not found: {path}")
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{what} {path} is not valid JSON: {err}") from err
 
 
 def _require_keys(obj: dict, keys: tuple[str, ...], where: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from posekit.data.formats.coco import read_json
+from posekit.core.io import read_json
 from posekit.data.records import PersonRecord
 
 MPII_PIXEL_STD = 200.0

@@ -1,0 +1,78 @@
+"""Composing posekit's Hydra configs: one way for entry points, scripts, tests and notebooks.
+
+Importing this module registers the config resolvers (``${path_join:a,b}``,
+``${size_div:size,n}``); the entry points
+import it before Hydra composes. :func:`compose` gives the config ``train.py`` or ``eval.py``
+would see for a list of command-line overrides.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CONF_DIR = REPO_ROOT / "conf"
+
+
+def path_join(root: str, path: str) -> str:
+    """``path`` when absolute, else ``root/path`` (``${path_join:${data.root},${data.val_ann}}``)."""
+    return str(Path(path)) if Path(str(path)).is_absolute() else str(Path(str(root)) / str(path))
+
+
+def size_div(size: Sequence[int], divisor: int) -> ListConfig:
+    """A (W, H) size divided by ``divisor`` (``${size_div:${data.input_size},4}``: heatmaps at
+    1/4 of the input); the size must be divisible."""
+    values = [int(v) for v in size]
+    if any(v % int(divisor) for v in values):
+        raise ValueError(f"size {values} is not divisible by {divisor}")
+    return ListConfig([v // int(divisor) for v in values])
+
+
+def register_resolvers() -> None:
+    """The resolvers posekit's configs use: ``path_join`` and ``size_div``."""
+    for name, function in (("path_join", path_join), ("size_div", size_div)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, function)
+
+
+def set_repo_root(root: str | Path = REPO_ROOT) -> None:
+    """``paths.root_dir`` of the configs (``${oc.env:POSEKIT_ROOT}``), unless already set."""
+    os.environ.setdefault("POSEKIT_ROOT", str(root))
+
+
+def compose(
+    config_name: str = "train",
+    overrides: Sequence[str] = (),
+    output_dir: str | Path | None = None,
+    return_hydra_config: bool = False,
+) -> DictConfig:
+    """The config ``train.py`` (``config_name="train"``) or ``eval.py`` would compose from
+    ``overrides``; ``output_dir`` sets ``paths.output_dir`` (the run folder)."""
+    set_repo_root()
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = hydra_compose(
+            config_name=config_name,
+            overrides=list(overrides),
+            return_hydra_config=return_hydra_config,
+        )
+    if output_dir is not None:
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(output_dir)
+    return cfg
+
+
+def data_config(name: str, overrides: Sequence[str] = ()) -> DictConfig:
+    """The composed ``data`` node of ``conf/data/<name>.yaml`` with ``data.<key>=...`` overrides."""
+    known = sorted(p.stem for p in (CONF_DIR / "data").glob("*.yaml"))
+    if name not in known:
+        raise ValueError(f"unknown data set '{name}': expected one of {known}")
+    return compose("train", [f"data={name}", *overrides]).data
+
+
+register_resolvers()

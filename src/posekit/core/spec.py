@@ -1,0 +1,128 @@
+"""The description of one keypoint set, shared by data, flip test, metrics and drawing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import yaml
+
+
+@dataclass(frozen=True)
+class KeypointSpec:
+    """Names, left/right pairs, skeleton, OKS sigmas and body parts of a keypoint set.
+
+    Read from ``conf/keypoints/<name>.yaml``; nothing else in posekit hard-codes a keypoint
+    count or a flip pair.
+    """
+
+    name: str
+    names: tuple[str, ...]
+    flip_pairs: tuple[tuple[int, int], ...]
+    skeleton: tuple[tuple[int, int], ...]
+    sigmas: tuple[float, ...]
+    joint_weights: tuple[float, ...] = ()
+    upper_body_ids: tuple[int, ...] = ()
+    lower_body_ids: tuple[int, ...] = ()
+    source: str = field(default="<inline>", compare=False)
+
+    def __post_init__(self) -> None:
+        k = len(self.names)
+        where = f"keypoint spec '{self.name}' ({self.source})"
+        if k == 0:
+            raise ValueError(f"{where}: 'names' is empty")
+        if len(set(self.names)) != k:
+            raise ValueError(f"{where}: keypoint names repeat: {list(self.names)}")
+        object.__setattr__(self, "names", tuple(self.names))
+        object.__setattr__(self, "flip_pairs", tuple(tuple(p) for p in self.flip_pairs))
+        object.__setattr__(self, "skeleton", tuple(tuple(p) for p in self.skeleton))
+        object.__setattr__(self, "sigmas", tuple(float(s) for s in self.sigmas))
+        weights = tuple(float(w) for w in self.joint_weights) or (1.0,) * k
+        object.__setattr__(self, "joint_weights", weights)
+        object.__setattr__(self, "upper_body_ids", tuple(self.upper_body_ids))
+        object.__setattr__(self, "lower_body_ids", tuple(self.lower_body_ids))
+        for label, values in (("sigmas", self.sigmas), ("joint_weights", self.joint_weights)):
+            if len(values) != k:
+                raise ValueError(f"{where}: '{label}' has {len(values)} values for {k} keypoints")
+        seen: set[int] = set()
+        for pair in self.flip_pairs:
+            if len(pair) != 2 or pair[0] == pair[1]:
+                raise ValueError(f"{where}: flip pair {list(pair)} must name two different keypoints")
+            for i in pair:
+                self._check_index(i, "flip_pairs", where)
+                if i in seen:
+                    raise ValueError(
+                        f"{where}: keypoint {i} ({self.names[i]}) is in more than one flip pair; "
+                        "swap pairs must be symmetric and disjoint"
+                    )
+                seen.add(i)
+        for pair in self.skeleton:
+            for i in pair:
+                self._check_index(i, "skeleton", where)
+        for label in ("upper_body_ids", "lower_body_ids"):
+            for i in getattr(self, label):
+                self._check_index(i, label, where)
+
+    def _check_index(self, i: int, label: str, where: str) -> None:
+        if not 0 <= int(i) < self.num_keypoints:
+            raise ValueError(
+                f"{where}: '{label}' names keypoint {i}, outside 0..{self.num_keypoints - 1}"
+            )
+
+    @property
+    def num_keypoints(self) -> int:
+        return len(self.names)
+
+    @property
+    def flip_index(self) -> list[int]:
+        """Permutation ``p`` with ``flipped[:, p]`` swapping every left/right pair, shape (K,)."""
+        index = list(range(self.num_keypoints))
+        for a, b in self.flip_pairs:
+            index[a], index[b] = b, a
+        return index
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "KeypointSpec":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"keypoint spec file not found: {path}")
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}
+        data.pop("_target_", None)
+        return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "<inline>") -> "KeypointSpec":
+        required = ("name", "names", "flip_pairs", "skeleton", "sigmas")
+        missing = [key for key in required if key not in data]
+        if missing:
+            raise ValueError(f"keypoint spec {source}: missing keys {missing}")
+        known = set(cls.__dataclass_fields__) - {"source"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"keypoint spec {source}: unknown keys {unknown}")
+        return cls(source=source, **{key: _to_plain(value) for key, value in data.items()})
+
+
+def _to_plain(value):
+    """OmegaConf containers and numpy values to tuples and Python scalars."""
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "ListConfig":
+        return tuple(_to_plain(v) for v in value)
+    return value
+
+
+def build_keypoint_spec(**fields: Sequence) -> KeypointSpec:
+    """Hydra target: ``_target_: posekit.core.spec.build_keypoint_spec`` plus the yaml fields."""
+    return KeypointSpec.from_dict(dict(fields), source=str(fields.get("name", "<config>")))
+
+
+def load_keypoint_spec(path: str | Path) -> KeypointSpec:
+    """Hydra target for a keypoint yaml anywhere on disk (custom data sets):
+    ``keypoints: {_target_: posekit.core.spec.load_keypoint_spec, path: /my/keypoints.yaml}``."""
+    if path in (None, "", "???"):
+        raise ValueError(
+            "no keypoint spec file given: pass data.keypoints.path=/path/to/keypoints.yaml "
+            "(the format of conf/keypoints/coco.yaml)"
+        )
+    return KeypointSpec.from_yaml(path)

@@ -1,0 +1,126 @@
+"""What ``train.py`` and ``eval.py`` do, as functions of a composed Hydra config."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch.loggers import WandbLogger
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from posekit.core.io import write_json
+from posekit.engine.distributed import (
+    check_ddp_launch,
+    end_ddp_launch,
+    use_hydra_job_for_ddp_ranks,
+)
+from posekit.engine.resume import resolve_ckpt_path
+from posekit.metrics.predictions_file import write_predictions
+from posekit.models.checkpoint import build_model, load_model
+
+log = logging.getLogger(__name__)
+
+
+def instantiate_group(group: DictConfig | None) -> list[Any]:
+    """Every ``_target_`` node of a config group such as ``callbacks`` or ``logger``."""
+    if not group:
+        return []
+    return [instantiate(node) for node in group.values() if node and "_target_" in node]
+
+
+def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """Flat name -> number, from Lightning's tensors; non-finite values kept as strings."""
+    flat = {}
+    for name, value in metrics.items():
+        value = float(value.item() if isinstance(value, torch.Tensor) else value)
+        flat[name] = value if math.isfinite(value) else str(value)
+    return dict(sorted(flat.items()))
+
+
+def write_metrics(metrics: dict[str, float], output_dir: str | Path) -> Path:
+    """``<output_dir>/metrics.json``, written atomically."""
+    return write_json(Path(output_dir) / "metrics.json", metrics)
+
+
+def route_lightning_logs_through_hydra() -> None:
+    """Lightning prints through its own handlers; Hydra's (console and run log) suffice."""
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).handlers.clear()
+
+
+def build_trainer(cfg: DictConfig) -> L.Trainer:
+    route_lightning_logs_through_hydra()
+    use_hydra_job_for_ddp_ranks()
+    trainer = instantiate(
+        cfg.trainer,
+        callbacks=instantiate_group(cfg.get("callbacks")),
+        logger=instantiate_group(cfg.get("logger")) or False,
+    )
+    check_ddp_launch(trainer)
+    return trainer
+
+
+def finish_wandb(trainer: L.Trainer) -> None:
+    """End the W&B run of a trainer that logged to W&B, so that the next run in this process
+    (the next job of a multirun) is a W&B run of its own rather than a continuation."""
+    if any(isinstance(logger, WandbLogger) for logger in trainer.loggers):
+        import wandb
+
+        wandb.finish()
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit, evaluate the best checkpoint, write ``metrics.json``; returns the metrics."""
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+    datamodule = instantiate(cfg.data)
+    model = build_model(cfg)
+    ckpt_path = resolve_ckpt_path(cfg)
+    trainer = build_trainer(cfg)
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        metrics = {**scalar_metrics(trainer.callback_metrics), "val/boxes": datamodule.boxes}
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        if cfg.get("validate_best", True) and best and not trainer.fast_dev_run:
+            log.info(f"evaluating the best checkpoint {best}")
+            (results,) = trainer.validate(
+                model, datamodule=datamodule, ckpt_path=best, verbose=False
+            )
+            metrics.update(scalar_metrics(results))
+    finally:
+        finish_wandb(trainer)
+    end_ddp_launch(trainer)
+    if trainer.is_global_zero:  # under DDP every process gets here with the same metrics
+        path = write_metrics(metrics, cfg.paths.output_dir)
+        log.info(f"metrics written to {path}")
+    return metrics
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """Evaluate ``cfg.ckpt_path`` on ``cfg.data``; print the metrics, write ``metrics.json``.
+
+    The model (architecture and codec) comes from the checkpoint; the data config is the one
+    composed for this run, so ``data.root=...`` or another data config can be evaluated.
+    """
+    model = load_model(cfg.ckpt_path, flip_test=cfg.flip_test)
+    saved = OmegaConf.create(model.run_config)
+    with open_dict(cfg):
+        cfg.model = saved.model  # the data's codec interpolation follows the checkpoint
+        cfg.data.input_size = saved.model.codec.input_size
+    datamodule = instantiate(cfg.data)
+    trainer = build_trainer(cfg)
+    (results,) = trainer.validate(model, datamodule=datamodule, verbose=False)
+    metrics = {**scalar_metrics(results), "val/boxes": datamodule.boxes}
+    write_predictions(trainer, model.metrics, datamodule.val_set.records, cfg.paths.output_dir)
+    end_ddp_launch(trainer)
+    if trainer.is_global_zero:  # under DDP every process gets here with the same metrics
+        for name, value in metrics.items():
+            shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+            print(f"{name:>24s}  {shown}")
+        write_metrics(metrics, cfg.paths.output_dir)
+    return metrics

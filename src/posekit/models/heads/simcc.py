@@ -1,0 +1,60 @@
+"""The SimCC head: per-keypoint maps, flattened, classified into x and y bins."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from posekit.models.heads.common import final_conv
+
+
+class SimCCHead(nn.Module):
+    """The SimCC head: per-keypoint maps, flattened, classified into x and y bins.
+
+    A conv maps the (N, C, h, w) feature to K maps; each map's ``h * w`` values are flattened
+    and two linear layers give ``int(W * split_ratio)`` x logits and ``int(H * split_ratio)``
+    y logits, as in the official SimCC HRNet head.
+
+    Args:
+        in_channels: channels ``C`` of the backbone feature.
+        num_keypoints: ``K``.
+        input_size: model input ``(W, H)`` in pixels; both must be divisible by ``in_stride``.
+        in_stride: stride of the feature relative to the input.
+        split_ratio: bins per input pixel ``k``.
+        final_kernel: odd kernel of the conv to K channels.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_keypoints: int,
+        input_size: tuple[int, int],
+        in_stride: int,
+        split_ratio: float = 2.0,
+        final_kernel: int = 1,
+    ) -> None:
+        super().__init__()
+        width, height = input_size
+        if width % in_stride or height % in_stride:
+            raise ValueError(
+                f"SimCC input size (W, H) = {tuple(input_size)} is not divisible by the "
+                f"feature stride {in_stride}"
+            )
+        if split_ratio <= 0:
+            raise ValueError(f"split_ratio must be positive, got {split_ratio}")
+        self.feature_size: tuple[int, int] = (width // in_stride, height // in_stride)
+        self.num_bins: tuple[int, int] = (int(width * split_ratio), int(height * split_ratio))
+        flat = self.feature_size[0] * self.feature_size[1]
+        self.final = final_conv(in_channels, num_keypoints, final_kernel)
+        self.mlp_x = nn.Linear(flat, self.num_bins[0])
+        self.mlp_y = nn.Linear(flat, self.num_bins[1])
+
+    def forward(self, feat: Tensor) -> dict[str, Tensor]:
+        """(N, C, h, w) -> {"simcc_x": (N, K, int(W * k)), "simcc_y": (N, K, int(H * k))}."""
+        w, h = self.feature_size
+        if feat.shape[-2:] != (h, w):
+            raise ValueError(
+                f"SimCCHead was built for a {h}x{w} (h x w) feature map, got "
+                f"{feat.shape[-2]}x{feat.shape[-1]}"
+            )
+        maps = self.final(feat).flatten(2)  # (N, K, h * w)
+        return {"simcc_x": self.mlp_x(maps), "simcc_y": self.mlp_y(maps)}

@@ -1,0 +1,38 @@
+"""HRNet's keypoint MSE on heatmaps."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from posekit.models.losses.base import KeypointLoss, check_weights, pair
+
+
+class KeypointMSELoss(KeypointLoss):
+    """HRNet's JointsMSELoss on heatmaps.
+
+    ``0.5 * mean((w * pred - w * target) ** 2)`` over the batch, the keypoints and the
+    pixels: as in HRNet, prediction and target are both multiplied by the keypoint weight
+    ``w`` before the squared error, so the weight acts squared.
+
+    Args:
+        use_target_weight: multiply by ``keypoint_weights``; if False they are ignored.
+        loss_weight: factor on the result.
+    """
+
+    def __init__(self, use_target_weight: bool = True, loss_weight: float = 1.0) -> None:
+        super().__init__()
+        self.use_target_weight = use_target_weight
+        self.loss_weight = loss_weight
+
+    def per_sample(
+        self, outputs: dict[str, Tensor], targets: dict[str, Tensor], keypoint_weights: Tensor
+    ) -> Tensor:
+        """(N,) the loss of each sample."""
+        pred, target = pair(outputs, targets, "heatmaps")  # (N, K, H, W) each
+        if self.use_target_weight:
+            check_weights(keypoint_weights, pred)
+            w = keypoint_weights[:, :, None, None].to(pred.dtype)  # (N, K, 1, 1)
+            pred, target = pred * w, target * w
+        squared = F.mse_loss(pred, target, reduction="none")  # (N, K, H, W)
+        return self.loss_weight * 0.5 * squared.flatten(1).mean(dim=1)

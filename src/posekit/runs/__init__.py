@@ -1,0 +1,1 @@
+"""Run and sweep folders (best checkpoints, names, descriptions) and comparison tables."""
