@@ -112,6 +112,7 @@ class TopDownPoseModule(L.LightningModule):
         )
         self._frozen = frozen_modules(backbone, freeze_backbone_stages, freeze_backbone)
         freeze(self._frozen)
+        keep_norms_in_eval(self._frozen)  # Lightning keeps each module's mode from here on
         self.backbone_lr_mult = float(backbone_lr_mult)
         self.metrics = nn.ModuleList()
         self.eval_loss = SampleMean()  # per sample, so that DDP padding does not count twice
