@@ -95,13 +95,14 @@ def test_a_file_of_which_nothing_maps_is_an_error_with_the_fix(mmdet_style_resne
     with pytest.raises(ConversionError) as info:
         TimmBackbone("resnet18", out_stride=8, checkpoint=str(path))  # prefix forgotten
     message = str(info.value)
-    assert f"model.backbone.checkpoint={path}: no tensor of the file maps onto TimmBackbone" in message
+    assert f"checkpoint={path}: no tensor of the file maps onto TimmBackbone" in message
     assert "['backbone.conv1.weight'," in message and "['conv1.weight'," in message
     assert "model.backbone.checkpoint_prefix" in message and "checkpoint_keys" in message
 
 
 def test_checkpoint_through_the_config(mmdet_style_resnet18, tmp_path):
-    """README: python train.py model.backbone.checkpoint=<file> model.backbone.checkpoint_prefix=backbone."""
+    """README: python train.py model.backbone.checkpoint=<file>
+    model.backbone.checkpoint_prefix=backbone."""
     path, source = mmdet_style_resnet18
     cfg = compose_config("train", [f"model.backbone.checkpoint={path}",
                                    "model.backbone.checkpoint_prefix=backbone."], tmp_path)
