@@ -50,7 +50,7 @@ def test_prefix_rule_loads_a_timm_backbone_and_reports(mmdet_style_resnet18, cap
     unused = [k for k in source if not k.startswith(RESNET18_S8)]  # layer3, layer4, fc
     assert f"{len(unused) + 1} source tensors not used:" in report
     assert "neck.lateral.weight: outside prefix 'backbone.'" in report
-    assert ("backbone.fc.weight: maps to fc.weight, which the backbone TimmBackbone model lacks"
+    assert ("backbone.fc.weight: maps to fc.weight, which the TimmBackbone model lacks"
             in report)
     assert "left unset" not in report
 
@@ -77,8 +77,9 @@ def test_key_map_loads_a_user_backbone_and_lists_unset_tensors(examples_on_path,
         if key not in left:
             assert torch.equal(loaded[key], trained[key]), key
     assert f"{len(trained) - 6} tensors mapped" in caplog.text
-    assert "classifier.weight: maps to classifier.weight, which the backbone" in caplog.text
-    assert "5 backbone TinyBackbone tensors left unset:\n  layers.1.1.0.weight" in caplog.text
+    assert ("classifier.weight: maps to classifier.weight, which the TinyBackbone model lacks"
+            in caplog.text)
+    assert "5 TinyBackbone tensors left unset:\n  layers.1.1.0.weight" in caplog.text
     assert "1 BatchNorm step counters" in caplog.text
 
 
@@ -86,7 +87,7 @@ def test_shape_mismatch_names_both_tensors(tmp_path):
     path = tmp_path / "narrow.pth"
     torch.save({"backbone.conv1.weight": torch.zeros(8, 3, 7, 7)}, path)
     with pytest.raises(ConversionError, match=r"source backbone.conv1.weight \(8, 3, 7, 7\) -> "
-                       r"backbone TimmBackbone conv1.weight \(64, 3, 7, 7\)"):
+                       r"TimmBackbone conv1.weight \(64, 3, 7, 7\)"):
         TimmBackbone("resnet18", out_stride=8, checkpoint=str(path), checkpoint_prefix="backbone.")
 
 

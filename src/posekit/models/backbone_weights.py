@@ -83,7 +83,7 @@ def load_backbone_checkpoint(
     target_state = {public: own[key] for public, key in to_own.items()}
     rules = backbone_rules(prefix, key_map)
     report = ConversionReport(
-        source=f"backbone checkpoint {path}", target_name=f"backbone {type(backbone).__name__}"
+        source=f"backbone checkpoint {path}", target_name=type(backbone).__name__
     )
 
     def rename(key: str) -> str | None:
