@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import torch
 from helpers import REPO, compose_config
@@ -86,6 +88,19 @@ def test_any_module_works_through_its_target(examples_on_path, tmp_path):
     model = instantiate(cfg.model)
     assert type(model.backbone).__name__ == "TinyBackbone"
     assert model(torch.zeros(1, 3, 128, 96))["simcc_x"].shape == (1, 17, 192)
+
+
+def test_a_module_elsewhere_is_found_through_pythonpath(tmp_path, monkeypatch):
+    """README: PYTHONPATH=/path/to/my_project python train.py model/backbone=example_custom
+    model.backbone.module=my_backbone.TinyBackbone (PYTHONPATH enters sys.path as here)."""
+    project = tmp_path / "my_project"
+    project.mkdir()
+    shutil.copy(REPO / "examples" / "custom_backbone.py", project / "my_backbone.py")
+    monkeypatch.syspath_prepend(str(project))
+    cfg = compose_config("train", ["model/backbone=example_custom",
+                                   "model.backbone.module=my_backbone.TinyBackbone"], tmp_path)
+    backbone = instantiate(cfg.model).backbone
+    assert type(backbone).__module__ == "my_backbone" and backbone.strides == (8,)
 
 
 def test_the_builder_names_the_import_path_when_the_module_is_not_found():

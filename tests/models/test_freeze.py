@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import lightning as L
+import pandas as pd
 import pytest
 import torch
 from helpers import REPO, compose_config
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
+from posekit.engine.tasks import train
 from posekit.models.backbone import TimmBackbone
 
 FAST = ["data.input_size=[48,64]", "data.num_workers=0", "data.batch_size=4", "seed=0"]
@@ -56,6 +58,16 @@ def test_frozen_stages_do_not_change_and_the_backbone_has_its_own_lr(tmp_path):
     assert set(map(id, groups["backbone"]["params"])) == layer2  # the frozen ones stay out
     head = {id(p) for name, p in model.named_parameters() if not name.startswith("backbone.")}
     assert set(map(id, groups["head"]["params"])) == head
+
+
+def test_the_lr_monitor_logs_both_groups(tmp_path):
+    cfg = compose_config("train", [*FAST, "model.backbone_lr_mult=0.1", "trainer.max_epochs=1",
+                                   "trainer.limit_train_batches=1", "trainer.limit_val_batches=1",
+                                   "validate_best=false", "model/scheduler=multistep"], tmp_path)
+    train(cfg)
+    logged = pd.read_csv(tmp_path / "csv" / "version_0" / "metrics.csv")
+    assert logged["lr-Adam/backbone"].dropna().iloc[0] == pytest.approx(1e-4)
+    assert logged["lr-Adam/head"].dropna().iloc[0] == pytest.approx(1e-3)
 
 
 def test_a_frozen_backbone_stays_in_eval_mode_and_only_the_head_trains(tmp_path):
