@@ -14,6 +14,7 @@ from omegaconf import OmegaConf, open_dict
 from torch import nn
 
 from posekit.engine.tasks import train
+from posekit.models.checkpoint import load_model
 from posekit.models.backbone_protocol import Backbone, check_backbone
 from posekit.models.backbone_weights import build_backbone
 
@@ -116,7 +117,7 @@ def test_example_backbone_trains_on_the_sample(examples_on_path, tmp_path):
 
 
 @pytest.mark.slow
-def test_train_py_finds_the_example_from_the_repository_root(tmp_path):
+def test_train_py_finds_the_example_from_the_repository_root(tmp_path, examples_on_path):
     """README: `python train.py model/backbone=example_custom`, from a clean environment
     (no PYTHONPATH entry for the repository root): train.py's folder is on the import path."""
     env = {"PYTHONPATH": str(REPO / "src")}  # posekit only, as an installed package would be
@@ -124,3 +125,6 @@ def test_train_py_finds_the_example_from_the_repository_root(tmp_path):
     assert (tmp_path / "metrics.json").is_file(), result.stdout[-2000:]
     config = OmegaConf.load(tmp_path / ".hydra" / "config.yaml")
     assert config.model.backbone.module == "examples.custom_backbone.TinyBackbone"
+    # eval.py, the Predictor and export rebuild it from the run's config the same way
+    model = load_model(tmp_path / "checkpoints" / "last.ckpt")
+    assert type(model.backbone).__name__ == "TinyBackbone"

@@ -53,6 +53,9 @@ def test_prefix_rule_loads_a_timm_backbone_and_reports(mmdet_style_resnet18, cap
     assert ("backbone.fc.weight: maps to fc.weight, which the TimmBackbone model lacks"
             in report)
     assert "left unset" not in report
+    # conv1: weight; bn1: weight, bias, mean, var, counter; each BasicBlock 2 convs + 2 BNs
+    # (+ layer2.0's downsample conv and BN)
+    assert "loaded, by module: conv1 1, bn1 5, layer1 24, layer2 30" in report
 
 
 def test_key_map_loads_a_user_backbone_and_lists_unset_tensors(examples_on_path, tmp_path, caplog):

@@ -103,8 +103,17 @@ def load_backbone_checkpoint(
             "({'<file key regex>': '<backbone name>'})."
         )
     backbone.load_state_dict({to_own[public]: value for public, value in converted.items()})
-    log.info("%s", report.summary())
+    log.info("%s\nloaded, by module: %s", report.summary(), loaded_by_module(report))
     return report
+
+
+def loaded_by_module(report: ConversionReport) -> str:
+    """``conv1 1, bn1 5, layer1 30``: how many tensors each top-level module received."""
+    counts: dict[str, int] = {}
+    for name in report.mapped:
+        top = name.split(".")[0]
+        counts[top] = counts.get(top, 0) + 1
+    return ", ".join(f"{top} {count}" for top, count in counts.items())
 
 
 def build_backbone(
