@@ -14,7 +14,7 @@ from posekit.codecs import Codec
 from posekit.core.batch import Batch, meta_of
 from posekit.core.spec import KeypointSpec
 from posekit.metrics.sample_mean import SampleMean
-from posekit.models.backbone_protocol import check_backbone, check_neck
+from posekit.models.backbone_protocol import Neck, check_backbone, check_neck
 from posekit.models.freeze import build_optimizer, freeze, frozen_modules, keep_norms_in_eval
 from posekit.models.necks.fit import check_head_fits
 from posekit.models.predict import KeypointPrediction, predict_crops
@@ -80,7 +80,7 @@ class TopDownPoseModule(L.LightningModule):
         scheduler_interval: str = "epoch",
         flip_test: bool = True,
         channels_last: bool = False,
-        neck: Callable[..., nn.Module] | None = None,
+        neck: Callable[..., Neck] | None = None,
         aux_heads: Mapping[str, AuxiliaryHead] | None = None,
         aux_codecs: Mapping[str, Codec] | None = None,
         freeze_backbone: bool = False,
