@@ -22,33 +22,33 @@ stay at 0 (they do not change evaluation).
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Mapping
 
 from torch import Tensor
 
-from posekit.models.checkpoint import read_checkpoint
+from posekit.models.state_mapping import (
+    ConversionError,
+    ConversionReport,
+    Rule,
+    load_source_state_dict,
+    map_state_dict,
+)
 
 # the tensors of the official / timm HRNet, by their first name component
 _HRNET = r"(?:conv1|bn1|conv2|bn2|layer1|transition[1-3]|stage[2-4])\..+"
 _MM_HEAD = r"(?:head|keypoint_head)"
 # posekit tensors that are not learned weights: fixed by the code, not read from a source
 CONSTANT_TENSORS = ("pixel_mean", "pixel_std")
-COUNTER_SUFFIX = "num_batches_tracked"
-
-
-@dataclass(frozen=True)
-class Rule:
-    """Source keys fully matching ``pattern`` are renamed by ``re.sub(pattern, target, key)``."""
-
-    pattern: str
-    target: str
-
-    def apply(self, key: str) -> str | None:
-        match = re.fullmatch(self.pattern, key)
-        return match.expand(self.target) if match else None
+__all__ = [
+    "CONSTANT_TENSORS",
+    "ConversionError",
+    "ConversionReport",
+    "RULES",
+    "Rule",
+    "SOURCES",
+    "convert_state_dict",
+    "load_source_state_dict",
+]
 
 
 _HRNET_RULES = (
@@ -71,59 +71,6 @@ RULES: dict[str, tuple[Rule, ...]] = {
     ),
 }
 SOURCES = tuple(RULES)
-
-
-class ConversionError(ValueError):
-    """The source checkpoint does not fit the posekit model."""
-
-
-@dataclass
-class ConversionReport:
-    """What a conversion did.
-
-    mapped: posekit key -> source key. unmapped_source: source key -> why it was not used.
-    unset_target: posekit weights no source tensor filled. kept_counters: BatchNorm step
-    counters absent from the source (left at 0).
-    """
-
-    source: str
-    mapped: dict[str, str] = field(default_factory=dict)
-    unmapped_source: dict[str, str] = field(default_factory=dict)
-    unset_target: list[str] = field(default_factory=list)
-    kept_counters: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        lines = [f"{self.source}: {len(self.mapped)} tensors mapped"]
-        if self.kept_counters:
-            lines.append(
-                f"{len(self.kept_counters)} BatchNorm step counters (num_batches_tracked) not in "
-                "the source: left at 0"
-            )
-        if self.unmapped_source:
-            lines.append(f"{len(self.unmapped_source)} source tensors not used:")
-            lines += [f"  {key}: {why}" for key, why in self.unmapped_source.items()]
-        if self.unset_target:
-            lines.append(f"{len(self.unset_target)} posekit tensors left unset:")
-            lines += [f"  {key}" for key in self.unset_target]
-        return "\n".join(lines)
-
-
-def load_source_state_dict(path: str | Path) -> dict[str, Tensor]:
-    """The tensors of a published checkpoint file.
-
-    Accepts a bare state dict (official HRNet / SimCC ``.pth``), a training checkpoint with
-    ``state_dict`` (mmpose, the official ``checkpoint.pth``), and strips the ``module.`` prefix
-    of ``DataParallel`` checkpoints.
-    """
-    path = Path(path)
-    checkpoint = read_checkpoint(path)  # weights only: a published file cannot run code here
-    state = checkpoint.get("state_dict", checkpoint)
-    tensors = {key: value for key, value in state.items() if isinstance(value, Tensor)}
-    if not tensors:
-        raise ConversionError(f"{path} has no tensors (keys: {list(state)[:10]})")
-    if all(key.startswith("module.") for key in tensors):
-        tensors = {key[len("module.") :]: value for key, value in tensors.items()}
-    return tensors
 
 
 def convert_state_dict(
@@ -155,35 +102,23 @@ def convert_state_dict(
     if source not in RULES:
         raise ConversionError(f"unknown source {source!r}; choose one of {SOURCES}")
     report = ConversionReport(source=source)
-    converted = dict(target_state)
-    for key, value in source_state.items():
-        target = next((t for rule in RULES[source] if (t := rule.apply(key)) is not None), None)
-        if target is None:
-            report.unmapped_source[key] = f"no {source} rule maps it"
-            continue
-        if target not in target_state:
-            report.unmapped_source[key] = f"maps to {target}, which the posekit model lacks"
-            continue
-        if target in report.mapped:
-            raise ConversionError(
-                f"source tensors {report.mapped[target]} and {key} both map to {target}"
-            )
-        expected = tuple(target_state[target].shape)
-        if tuple(value.shape) != expected:
-            raise ConversionError(
-                f"shape mismatch: source {key} {tuple(value.shape)} -> posekit {target} "
-                f"{expected}; the experiment (backbone width, keypoint count, input size, "
-                "split ratio) does not match the checkpoint"
-            )
-        converted[target] = value.detach().to(target_state[target].dtype).clone()
-        report.mapped[target] = key
-    for key in target_state:
-        if key in report.mapped or key in CONSTANT_TENSORS:
-            continue
-        if key.endswith(COUNTER_SUFFIX):
-            report.kept_counters.append(key)
-        else:
-            report.unset_target.append(key)
+    rules = RULES[source]
+    try:
+        converted = map_state_dict(
+            source_state,
+            target_state,
+            lambda key: next((t for rule in rules if (t := rule.apply(key)) is not None), None),
+            report,
+            no_rule=f"no {source} rule maps it",
+            constants=CONSTANT_TENSORS,
+        )
+    except ConversionError as err:
+        if not str(err).startswith("shape mismatch"):
+            raise
+        raise ConversionError(
+            f"{err}; the experiment (backbone width, keypoint count, input size, split ratio) "
+            "does not match the checkpoint"
+        ) from None
     problems = []
     if report.unmapped_source and not allow_unmapped:
         problems.append("source tensors are not used (allow_unmapped=True, --allow-unmapped)")

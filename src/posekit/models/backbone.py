@@ -1,18 +1,22 @@
 """A timm backbone cut down to the feature maps the pose heads read.
 
-The backbone protocol (what the LightningModule, necks and heads rely on): ``forward(images)``
+It follows the backbone protocol (:mod:`posekit.models.backbone_protocol`): ``forward(images)``
 returns a list of feature maps, one per entry of ``strides`` (the first is the main head's),
 with ``channels[i]`` channels at ``strides[i]`` times less resolution than the input; input
-height and width must be multiples of ``input_multiple``.
+height and width must be multiples of ``input_multiple``; ``stages()`` lists the stem and the
+stages (timm's coarse ``group_matcher``) for freezing.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import timm
 import torch
+from timm.models import group_modules
 from torch import Tensor, nn
+
+from posekit.models.backbone_weights import load_backbone_checkpoint
 
 # HRNet fuses its branches by nearest upsampling by 2, 4, 8 and strided convs, so the input
 # must be divisible by the stride of its lowest-resolution branch.
@@ -39,7 +43,13 @@ class TimmBackbone(nn.Module):
         name: timm model name, e.g. ``"hrnet_w32"`` or ``"resnet50"``.
         pretrained: load timm's ImageNet weights (needs network or a filled HF/torch cache).
         out_stride: stride of the main feature map (the main head's input) relative to the input.
-        extra_strides: strides of further feature maps returned after it (auxiliary heads).
+        extra_strides: strides of further feature maps returned after it (auxiliary heads,
+            necks).
+        checkpoint: a local checkpoint file of another project to load the weights from
+            (after ``pretrained``), by timm's names (see
+            :mod:`posekit.models.backbone_weights`).
+        checkpoint_prefix: keep the file's keys starting with it, without it.
+        checkpoint_keys: explicit renaming rules, file key regex -> timm name.
         **timm_kwargs: passed on to ``timm.create_model`` (e.g. ``drop_path_rate``).
 
     Attributes:
@@ -56,6 +66,9 @@ class TimmBackbone(nn.Module):
         pretrained: bool = False,
         out_stride: int = 4,
         extra_strides: Sequence[int] = (),
+        checkpoint: str | None = None,
+        checkpoint_prefix: str | None = None,
+        checkpoint_keys: Mapping[str, str] | None = None,
         **timm_kwargs: Any,
     ) -> None:
         super().__init__()
@@ -104,6 +117,36 @@ class TimmBackbone(nn.Module):
         self.out_channels: int = self.channels[0]
         self.stride: int = strides[0]
         self.input_multiple: int = _HRNET_INPUT_MULTIPLE if is_hrnet else max(strides)
+        if checkpoint:
+            load_backbone_checkpoint(self, checkpoint, checkpoint_prefix, checkpoint_keys)
+
+    @property
+    def _timm_model(self) -> nn.Module:
+        """The timm model under the feature wrapper (whose names are timm's own)."""
+        return getattr(self.body, "model", self.body)  # FeatureGetterNet keeps it as .model
+
+    def checkpoint_names(self) -> dict[str, str]:
+        """timm's name of each tensor (as in a timm / torchvision checkpoint) -> state_dict key."""
+        model = self._timm_model
+        prefix = "body.model." if model is not self.body else "body."
+        # (the few timm models without forward_intermediates come in timm's FeatureListNet,
+        # which flattens the first level of names: "stages.0" -> "stages_0")
+        return {key: prefix + key for key in model.state_dict()}
+
+    def stages(self) -> list[nn.Module]:
+        """The stem, then each stage, from timm's coarse parameter groups (``group_matcher``):
+        ResNet: stem, layer1, ...; HRNet: stem, layer1 + transition1, stage2 + transition2, ..."""
+        model = self._timm_model
+        if not hasattr(model, "group_matcher"):
+            raise TypeError(
+                f"timm model '{self.name}' has no group_matcher, so its stages are unknown: use "
+                "model.freeze_backbone=true instead of model.freeze_backbone_stages"
+            )
+        groups = group_modules(model, model.group_matcher(coarse=True))
+        return [
+            nn.ModuleList(model.get_submodule(name) for name in groups[index])
+            for index in sorted(groups)
+        ]
 
     def forward(self, x: Tensor) -> list[Tensor]:
         """(N, 3, H, W) images -> features (N, channels[i], H / strides[i], W / strides[i])."""

@@ -123,7 +123,11 @@ def load_model(path: str | Path, **overrides: Any) -> TopDownPoseModule:
     checkpoint = read_checkpoint(path)
     cfg = run_config(checkpoint, path)
     with open_dict(cfg):
-        cfg.model.backbone.pretrained = False  # the checkpoint holds the weights
+        # the checkpoint holds the weights: no ImageNet or foreign backbone weights to fetch
+        # (keys set only where the backbone's config has them: user backbones may not)
+        for key, value in (("pretrained", False), ("checkpoint", None)):
+            if key in cfg.model.backbone:
+                cfg.model.backbone[key] = value
         for key, value in overrides.items():
             cfg.model[key] = value
     model = build_model(cfg)

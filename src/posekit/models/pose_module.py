@@ -14,6 +14,9 @@ from posekit.codecs import Codec
 from posekit.core.batch import Batch, meta_of
 from posekit.core.spec import KeypointSpec
 from posekit.metrics.sample_mean import SampleMean
+from posekit.models.backbone_protocol import Neck, check_backbone, check_neck
+from posekit.models.freeze import build_optimizer, freeze, frozen_modules, keep_norms_in_eval
+from posekit.models.necks.fit import check_head_fits
 from posekit.models.predict import KeypointPrediction, predict_crops
 from posekit.models.schedules import scheduler_arguments
 
@@ -58,6 +61,11 @@ class TopDownPoseModule(L.LightningModule):
     ``aux_heads`` (name -> :class:`AuxiliaryHead`) and ``aux_codecs`` (name -> codec, the same
     nodes the data encodes with) add auxiliary heads: their weighted losses join the training
     loss; they are not run in evaluation, prediction or export.
+
+    The backbone must follow the backbone protocol (checked here, see
+    :mod:`posekit.models.backbone_protocol`). ``freeze_backbone`` / ``freeze_backbone_stages``
+    freeze all of it or its stem and first N stages (their BatchNorm kept in eval mode), and
+    ``backbone_lr_mult`` scales the backbone's learning rate (:mod:`posekit.models.freeze`).
     """
 
     def __init__(
@@ -72,17 +80,24 @@ class TopDownPoseModule(L.LightningModule):
         scheduler_interval: str = "epoch",
         flip_test: bool = True,
         channels_last: bool = False,
-        neck: Callable[..., nn.Module] | None = None,
+        neck: Callable[..., Neck] | None = None,
         aux_heads: Mapping[str, AuxiliaryHead] | None = None,
         aux_codecs: Mapping[str, Codec] | None = None,
+        freeze_backbone: bool = False,
+        freeze_backbone_stages: int = -1,
+        backbone_lr_mult: float = 1.0,
     ) -> None:
         super().__init__()
+        strides, channels = check_backbone(backbone)
         self.backbone = backbone
-        strides = tuple(getattr(backbone, "strides", (backbone.stride,)))
-        channels = tuple(getattr(backbone, "channels", (backbone.out_channels,)))
         self.neck = neck(in_channels=channels, in_strides=strides) if neck is not None else None
-        head_channels = self.neck.channels[0] if self.neck is not None else channels[0]
+        head_channels = channels[0]
+        if self.neck is not None:
+            neck_strides, neck_channels = check_neck(self.neck)
+            head_channels = neck_channels[0]
         self.head = head(in_channels=head_channels, num_keypoints=keypoints.num_keypoints)
+        if self.neck is not None:
+            check_head_fits(self.head, codec, neck_strides[0])
         self.codec = codec
         self.loss_fn = loss
         self.spec = keypoints
@@ -95,6 +110,10 @@ class TopDownPoseModule(L.LightningModule):
         self.aux_heads, self.aux_loss_fns, self.aux_codecs, self.aux_routing = self._build_aux(
             aux_heads or {}, aux_codecs or {}, strides, channels, keypoints.num_keypoints
         )
+        self._frozen = frozen_modules(backbone, freeze_backbone_stages, freeze_backbone)
+        freeze(self._frozen)
+        keep_norms_in_eval(self._frozen)  # Lightning keeps each module's mode from here on
+        self.backbone_lr_mult = float(backbone_lr_mult)
         self.metrics = nn.ModuleList()
         self.eval_loss = SampleMean()  # per sample, so that DDP padding does not count twice
         self.run_config: dict | None = None  # the resolved run config, saved in checkpoints
@@ -150,6 +169,13 @@ class TopDownPoseModule(L.LightningModule):
         return predict_crops(self, images, center, scale, self.flip_test)
 
     # --- training ------------------------------------------------------------------------
+    def train(self, mode: bool = True) -> TopDownPoseModule:
+        """Train mode, except for the BatchNorm layers of frozen backbone parts (mmpose)."""
+        super().train(mode)
+        if mode:
+            keep_norms_in_eval(self._frozen)
+        return self
+
     @staticmethod
     def _targets(
         outputs: dict[str, Tensor], batch: Batch, codec: Codec, prefix: str = ""
@@ -230,7 +256,10 @@ class TopDownPoseModule(L.LightningModule):
 
     # --- optimisation and checkpoints ---------------------------------------------------
     def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(params=self.parameters())
+        others = [p for name, p in self.named_parameters() if not name.startswith("backbone.")]
+        optimizer = build_optimizer(
+            self.optimizer_factory, self.backbone, others, self.backbone_lr_mult
+        )
         if self.scheduler_factory is None:
             return optimizer
         # per-iteration schedules in epochs (models/schedules.py) also get steps_per_epoch
