@@ -34,7 +34,9 @@ class MixedDataModule(L.LightningDataModule):
         codec, input_size, batch_size, val_batch_size, num_workers, pin_memory, photometric,
             aux_codecs: as for :class:`TopDownDataModule`, for the whole mixture.
         ratios: name -> share of each training epoch (>= 0, not all 0; a source left out has
-            ratio 1). Ratio 0 validates a source without training on it.
+            ratio 1). Ratio 0 validates a source without training on it. ``None``: shares in
+            proportion to the sources' training sizes (a plain concatenation, as mmpose's
+            ``CombinedDataset``).
         mappings: name -> keypoint mapping into ``keypoints`` (see :class:`KeypointMapping`:
             null / absent maps by name, or a map or a yaml file of one).
         val_sources: the sources validated (each with its own data config's metrics, logged
@@ -89,7 +91,7 @@ class MixedDataModule(L.LightningDataModule):
         self.monitor = monitor
         self.monitor_mode = monitor_mode
         self.sources = {name: self._build_source(name, s) for name, s in sources.items()}
-        self.ratios = self._check_ratios(dict(ratios or {}))
+        self.ratios = None if ratios is None else self._check_ratios(dict(ratios))
         mappings = dict(mappings or {})
         unknown = sorted(set(mappings) - set(self.sources))
         if unknown:
@@ -197,9 +199,12 @@ class MixedDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit") and self.train_set is None:
-            trained = [name for name in self.sources if self.ratios[name] > 0]
-            self.train_names = trained
-            self.train_set = ConcatDataset([self._dataset(name, train=True) for name in trained])
+            ratios = self.ratios or dict.fromkeys(self.sources, 1.0)
+            self.train_names = [name for name in self.sources if ratios[name] > 0]
+            datasets = [self._dataset(name, train=True) for name in self.train_names]
+            self.train_set = ConcatDataset(datasets)
+            if self.ratios is None:  # proportional to the sizes: one pass over every source
+                self.ratios = {name: float(len(d)) for name, d in zip(self.train_names, datasets)}
         if not self.val_sets:
             offset = 0
             for name in self.val_sources:
