@@ -75,3 +75,21 @@ def test_each_process_trains_on_its_share_of_the_mixture(fixtures_dir, tmp_path)
     drawn = datamodule.train_sampler().draw(0).tolist()  # the whole epoch, one process
     assert ranks[0]["indices"] == drawn[0::2][: len(ranks[0]["indices"])]
     assert ranks[1]["indices"] == drawn[1::2][: len(ranks[1]["indices"])]
+
+
+def test_eval_scores_a_mixture_checkpoint_per_source(fixtures_dir, tmp_path):
+    """``eval.py ckpt_path=... data=<mixture>``: a metric per validated source, and each
+    source's predictions in its own keypoints (COCO results format) beside metrics.json."""
+    from posekit.engine.tasks import evaluate
+    from posekit.models.checkpoint import build_model, save_checkpoint
+
+    cfg = mixture_config(fixtures_dir, tmp_path / "train")
+    ckpt = save_checkpoint(build_model(cfg), tmp_path / "mixture.ckpt")
+    overrides = [o for o in TINY + halpe_mixture_overrides(fixtures_dir, tmp_path)
+                 if not o.startswith(("model/", "data.input_size"))]
+    metrics = evaluate(compose_config("eval", [f"ckpt_path={ckpt}", *overrides], tmp_path))
+    assert {"val/halpe/AP", "val/face/AP", "val/hand/PCK@0.05", "val/loss"} <= set(metrics)
+    hand = json.loads((tmp_path / "predictions_hand.json").read_text())
+    assert hand and all(len(entry["keypoints"]) == 21 * 3 for entry in hand)
+    halpe = json.loads((tmp_path / "predictions_halpe.json").read_text())
+    assert halpe and all(len(entry["keypoints"]) == 136 * 3 for entry in halpe)
