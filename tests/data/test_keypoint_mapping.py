@@ -34,7 +34,8 @@ def test_by_name_into_coco_equals_mmpose_tables(source):
     for s, t in MMPOSE_TO_COCO[source]:
         expected[t] = s
     assert mapping.target_from_source.tolist() == expected.tolist()
-    assert mapping.unmapped_target_names == ["nose", "left_eye", "right_eye", "left_ear", "right_ear"]
+    face = ["nose", "left_eye", "right_eye", "left_ear", "right_ear"]
+    assert mapping.unmapped_target_names == face
 
 
 def test_mapped_keypoints_keep_their_values_and_the_rest_stay_unlabelled():
@@ -63,13 +64,17 @@ def test_explicit_map_by_name_and_index_and_from_a_file(tmp_path):
 @pytest.mark.parametrize(
     "source, target, mapping, match",
     [
-        ("crowdpose", "aic", {"top_head": "head_top", "nose": "neck"}, "'nose' is not a keypoint of source 'crowdpose'"),
-        ("crowdpose", "aic", {"top_head": "tip_of_head"}, "'tip_of_head', which is not a keypoint of the target 'aic'"),
+        ("crowdpose", "aic", {"top_head": "head_top", "nose": "neck"},
+         "'nose' is not a keypoint of source 'crowdpose'"),
+        ("crowdpose", "aic", {"top_head": "tip_of_head"},
+         "'tip_of_head', which is not a keypoint of the target 'aic'"),
         ("crowdpose", "aic", {20: "neck"}, "index 20 is outside 0..13"),
-        ("crowdpose", "aic", {"left_wrist": "right_wrist"}, "left keypoint 'left_wrist' to the right keypoint"),
+        ("crowdpose", "aic", {"left_wrist": "right_wrist"},
+         "left keypoint 'left_wrist' to the right keypoint"),
         ("crowdpose", "aic", {"neck": "neck", "top_head": "neck"}, "both 'neck' and 'top_head'"),
         ("crowdpose", "aic", {"left_shoulder": "left_shoulder", "right_shoulder": "right_elbow"},
-         r"flip pair \(left_shoulder, right_shoulder\) of source 'crowdpose' to \(left_shoulder, right_elbow\)"),
+         r"flip pair \(left_shoulder, right_shoulder\) of source 'crowdpose' to "
+         r"\(left_shoulder, right_elbow\)"),
         ("crowdpose", "aic", {"left_shoulder": "neck"}, "'neck', which has no mirror keypoint"),
         ("hand21", "coco", None, "shares no keypoint name"),
     ],

@@ -70,7 +70,8 @@ def aic_crowdpose(fixtures_dir, mpii_root, tmp_path):
     single-set DataModules."""
     aic = single_set("aic", fixtures_dir, mpii_root, tmp_path)
     crowdpose = single_set("crowdpose", fixtures_dir, mpii_root, tmp_path)
-    crowd_map = {**{n: n for n in crowdpose.spec.names[:12]}, "top_head": "head_top", "neck": "neck"}
+    crowd_map = {n: n for n in crowdpose.spec.names[:12]}
+    crowd_map.update(top_head="head_top", neck="neck")
     mixed = MixedDataModule(
         sources={"aic": aic, "crowdpose": crowdpose}, keypoints=aic.spec, codec=aic.codec,
         input_size=aic.input_size, source_metric=SourceMetric, mappings={"crowdpose": crowd_map},

@@ -28,18 +28,19 @@ right_ankle: right_ankle
 """
 
 
-def test_custom_mixture_of_the_readme_trains_and_reports_a_metric_per_source(fixtures_dir, tmp_path):
+def test_custom_mixture_of_the_readme_trains_and_reports_metrics(fixtures_dir, tmp_path):
     mapping = tmp_path / "crowdpose_to_coco.yaml"
     mapping.write_text(MAPPING)
     overrides = ["data=custom_mix", "debug=fast_dev_run", "model/backbone=resnet18_s8",
                  "data.input_size=[48,64]", "data.num_workers=0", "data.batch_size=2",
                  "data.val_batch_size=2", f"data.mappings.extra={mapping}",
                  "data.val_sources=[main]", "data.ratios.extra=3"]
-    for source, folder, keypoints in (("main", "coco", "coco"), ("extra", "crowdpose", "crowdpose")):
+    for source, folder in (("main", "coco"), ("extra", "crowdpose")):
         key = f"data.sources.{source}"
         overrides += [f"{key}.root={fixtures_dir / folder}", f"{key}.train_ann=test_{folder}.json",
                       f"{key}.val_ann=test_{folder}.json", f"{key}.train_images=.",
-                      f"{key}.val_images=.", f"{key}.keypoints.path={CONF / 'keypoints' / keypoints}.yaml"]
+                      f"{key}.val_images=.",
+                      f"{key}.keypoints.path={CONF / 'keypoints' / folder}.yaml"]
     metrics = train(compose_config("train", overrides, tmp_path))
     assert metrics["train/loss"] > 0
     assert {"val/main/AP", "val/main/PCK@0.05", "val/loss"} <= set(metrics)

@@ -77,7 +77,8 @@ def truth_with_error(gt_keypoints: torch.Tensor, sample_idx: torch.Tensor,
     (and in whichever process) it is evaluated."""
     k = gt_keypoints.shape[1]
     seed = sample_idx.view(-1, 1).double() * 7.0 + torch.arange(k, dtype=torch.float64)
-    error = torch.stack([torch.sin(seed), torch.cos(1.3 * seed)], -1) * 6.0 + 6.0 * torch.sin(seed)[..., None]
+    direction = torch.stack([torch.sin(seed), torch.cos(1.3 * seed)], -1)  # (N, K, 2)
+    error = direction * 6.0 + 6.0 * torch.sin(seed)[..., None]
     scores = 0.5 + 0.4 * torch.cos(seed) ** 2
     return (gt_keypoints[..., :2].double() + error).float(), scores.float()
 

@@ -41,7 +41,8 @@ def _read_map(mapping: str | Path, source: str) -> dict:
     if not path.is_file():
         raise KeypointMappingError(
             f"data.mappings.{source}: mapping file {path} not found; give a yaml file of "
-            "'<source keypoint name or index>: <target keypoint name>' lines, or null to map by name"
+            "'<source keypoint name or index>: <target keypoint name>' lines, or null to map "
+            "by name"
         )
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict):
@@ -141,7 +142,8 @@ class KeypointMapping:
         return names.index(target_name)
 
     def _check_sides(self) -> None:
-        """Refuse left -> right, a flip pair sent to a non-pair, a sided keypoint to a midline one."""
+        """Refuse left -> right, a flip pair sent to a non-pair, a paired keypoint to a midline
+        one."""
         src, tgt = self.source_spec, self.target_spec
         source_to_target = self.source_to_target
         for s, t in enumerate(source_to_target):

@@ -95,7 +95,9 @@ class MixedDataModule(L.LightningDataModule):
         mappings = dict(mappings or {})
         unknown = sorted(set(mappings) - set(self.sources))
         if unknown:
-            raise ValueError(f"data.mappings names {unknown}, not among data.sources {list(self.sources)}")
+            raise ValueError(
+                f"data.mappings names {unknown}, not among data.sources {list(self.sources)}"
+            )
         self.mappings = {
             name: KeypointMapping(source.spec, keypoints, mappings.get(name), source=name)
             for name, source in self.sources.items()

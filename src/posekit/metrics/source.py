@@ -39,9 +39,8 @@ class SourceMetric(nn.Module):
         self.source = source
         self.dataloader_idx = dataloader_idx
         self.sample_offset = sample_offset
-        self.register_buffer(
-            "keypoint_index", torch.as_tensor(list(keypoint_index), dtype=torch.long), persistent=False
-        )
+        index = torch.as_tensor(list(keypoint_index), dtype=torch.long)  # (K_source,)
+        self.register_buffer("keypoint_index", index, persistent=False)
 
     def update(self, pred_keypoints: Tensor, pred_scores: Tensor, meta: dict[str, Tensor]) -> None:
         """pred_keypoints (N, K_target, 2), pred_scores (N, K_target), meta in target order."""
