@@ -10,7 +10,7 @@ from torch.utils.data import DistributedSampler
 
 
 def apportion(total: int, ratios: Sequence[float]) -> np.ndarray:
-    """``total`` split in proportion to ``ratios`` (largest remainders): (S,) int64 summing to it."""
+    """``total`` split by ``ratios`` (largest remainders): (S,) int64 summing to ``total``."""
     weights = np.asarray(ratios, dtype=np.float64)
     exact = total * weights / weights.sum()
     counts = np.floor(exact).astype(np.int64)
