@@ -77,6 +77,9 @@ def test_explicit_map_by_name_and_index_and_from_a_file(tmp_path):
          r"\(left_shoulder, right_elbow\)"),
         ("crowdpose", "aic", {"left_shoulder": "neck"}, "'neck', which has no mirror keypoint"),
         ("hand21", "coco", None, "shares no keypoint name"),
+        ("mpii", "coco", {"head_top": "left_ear"},
+         r"'head_top', which has no mirror in source 'mpii', to 'left_ear' of the target flip "
+         r"pair \(left_ear, right_ear\)"),
     ],
 )
 def test_bad_mappings_are_refused_with_the_source_and_pair_named(source, target, mapping, match):

@@ -143,7 +143,7 @@ class KeypointMapping:
 
     def _check_sides(self) -> None:
         """Refuse left -> right, a flip pair sent to a non-pair, a paired keypoint to a midline
-        one."""
+        one and (where the source declares flip pairs) a midline keypoint to a paired one."""
         src, tgt = self.source_spec, self.target_spec
         source_to_target = self.source_to_target
         for s, t in enumerate(source_to_target):
@@ -156,7 +156,16 @@ class KeypointMapping:
                     f"to the {sides[1]} keypoint '{tgt.names[t]}'; map left to left and right "
                     "to right"
                 )
-        target_flip = tgt.flip_index
+        target_flip, source_flip = tgt.flip_index, src.flip_index
+        if src.flip_pairs:  # a set that declares its mirror pairs: its other keypoints are midline
+            for s, t in enumerate(source_to_target):
+                if t >= 0 and source_flip[s] == s and target_flip[t] != t:
+                    raise KeypointMappingError(
+                        f"data.mappings.{self.source} sends '{src.names[s]}', which has no mirror "
+                        f"in source '{self.source}', to '{tgt.names[t]}' of the target flip pair "
+                        f"({tgt.names[t]}, {tgt.names[target_flip[t]]}); send it to a target "
+                        "keypoint without a mirror"
+                    )
         for a, b in src.flip_pairs:
             ta, tb = source_to_target[a], source_to_target[b]
             pair = f"flip pair ({src.names[a]}, {src.names[b]}) of source '{self.source}'"
