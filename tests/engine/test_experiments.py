@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from helpers import CONF, compose_config
+from helpers.mixtures import halpe_mixture_overrides, source_overrides
 from hydra.utils import instantiate
 
 from posekit.engine.tasks import train
@@ -30,18 +31,30 @@ DATA = {
     "halpe26": ("CocoDataModule", 26),
     "halpe136": ("CocoDataModule", 136),
 }
+# mixtures (conf/data/<name>.yaml, MixedDataModule) -> (target keypoint count, sources, validated)
+MIXED = {
+    "coco_aic": (17, ["coco", "aic"], ["coco"]),
+    "coco_crowdpose_mpii": (17, ["coco", "crowdpose", "mpii"], ["coco"]),
+    "halpe136_face_hand": (136, ["halpe", "face", "hand"], ["halpe", "face", "hand"]),
+}
+DATA.update({name: ("MixedDataModule", k) for name, (k, _, _) in MIXED.items()})
 # (head, data set) -> (Adam lr, batch per GPU) where it differs from the HRNet/SimCC 1e-3, 32
 RECIPE = {("heatmap", "crowdpose"): (5e-4, 64), ("heatmap", "aic"): (5e-4, 64)}
 
 
 def parts(experiment: str) -> tuple[str, str]:
     """(head, data set) of ``<backbone>_<head>_<dataset>[_<HxW>]``."""
-    names = experiment.split("_")
-    dataset = next(name for name in reversed(names) if name in DATA)
-    return names[names.index(dataset) - 1], dataset
+    stem = re.sub(r"_\d+x\d+$", "", experiment)
+    dataset = max((name for name in DATA if stem.endswith(f"_{name}")), key=len)
+    return stem[: -len(dataset) - 1].split("_")[-1], dataset
 
 
-def data_overrides(dataset: str, fixtures_dir: Path, mpii_root: Path) -> list[str]:
+def data_overrides(dataset: str, fixtures_dir: Path, mpii_root: Path, tmp_path: Path) -> list[str]:
+    if dataset == "halpe136_face_hand":
+        return halpe_mixture_overrides(fixtures_dir, tmp_path)
+    if dataset in MIXED:
+        return [o for name in MIXED[dataset][1]
+                for o in source_overrides(name, fixtures_dir, mpii_root)]
     if dataset == "mpii":
         return [f"data.root={mpii_root}"]
     folder, ann, images = {
@@ -63,7 +76,7 @@ def data_overrides(dataset: str, fixtures_dir: Path, mpii_root: Path) -> list[st
 
 def test_every_experiment_is_named_by_backbone_head_and_data_set():
     assert REAL_HRNET <= set(EXPERIMENTS)
-    for dataset in DATA:
+    for dataset in set(DATA) - set(MIXED):
         for head in ("simcc", "heatmap"):
             assert f"hrnet_{head}_{dataset}" in EXPERIMENTS
     for experiment in EXPERIMENTS:
@@ -117,10 +130,26 @@ def test_experiment_trains_one_step(experiment, fixtures_dir, mpii_root, tmp_pat
         "data.batch_size=2",
         "data.val_batch_size=2",
         "logger=csv",
-        *data_overrides(dataset, fixtures_dir, mpii_root),
+        *data_overrides(dataset, fixtures_dir, mpii_root, tmp_path),
     ]
     cfg = compose_config("train", overrides, tmp_path)
     metrics = train(cfg)
     assert metrics["train/loss"] > 0
     assert metrics["val/boxes"] == "gt"
     assert (tmp_path / "metrics.json").is_file()
+    if dataset in MIXED:  # each validated source's own metrics, under its name
+        assert {f"val/{source}/PCK@0.05" for source in MIXED[dataset][2]} <= set(metrics)
+        assert cfg.data.monitor in metrics
+
+
+@pytest.mark.parametrize("dataset", sorted(MIXED))
+def test_mixture_experiment_composes_to_the_simcc_recipe(dataset, tmp_path):
+    cfg = compose_config("train", [f"experiment=hrnet_simcc_{dataset}"], tmp_path)
+    assert cfg.data._target_.endswith(".MixedDataModule")
+    assert instantiate(cfg.data.keypoints).num_keypoints == MIXED[dataset][0]
+    _, sources, validated = MIXED[dataset]
+    assert list(cfg.data.sources) == sources and list(cfg.data.val_sources) == validated
+    assert cfg.data.monitor == f"val/{validated[0]}/AP"
+    assert list(cfg.data.input_size) == [192, 256] and cfg.data.batch_size == 32
+    assert cfg.model.backbone.name == "hrnet_w32" and cfg.trainer.max_epochs == 210
+    assert (cfg.model.codec.split_ratio, cfg.model.codec.sigma) == (2.0, 6.0)

@@ -21,7 +21,9 @@ CROP_KEYS: tuple[str, ...] = ("center", "scale")
 class Meta(TypedDict, total=False):
     """What metrics need to score predictions; shapes for a batch of ``N`` people, ``K`` keypoints."""
 
-    sample_idx: Tensor  # (N,) int64: the record's index in its data set, unique per person
+    # (N,) int64: the record's index in its data set, unique per person (a mixture numbers
+    # the people of all its validation sets in one range, see posekit.data.mixed)
+    sample_idx: Tensor
     gt_keypoints: Tensor  # (N, K, 3) float32: truth x, y in image pixels and visibility
     bbox: Tensor  # (N, 4) float32: the person box x, y, w, h in image pixels
     bbox_score: Tensor  # (N,) float32: detector score (1 for ground-truth boxes)

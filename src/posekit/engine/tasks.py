@@ -42,6 +42,16 @@ def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     return dict(sorted(flat.items()))
 
 
+def validate_all(trainer: L.Trainer, model: L.LightningModule, datamodule: Any, **kwargs: Any
+                 ) -> dict[str, Any]:
+    """``trainer.validate`` as one dict, whatever the number of validation loaders (a mixture
+    has one per validated source; Lightning returns a dict per loader)."""
+    results: dict[str, Any] = {}
+    for each in trainer.validate(model, datamodule=datamodule, verbose=False, **kwargs):
+        results.update(each)
+    return results
+
+
 def write_metrics(metrics: dict[str, float], output_dir: str | Path) -> Path:
     """``<output_dir>/metrics.json``, written atomically."""
     return write_json(Path(output_dir) / "metrics.json", metrics)
@@ -88,9 +98,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         if cfg.get("validate_best", True) and best and not trainer.fast_dev_run:
             log.info(f"evaluating the best checkpoint {best}")
-            (results,) = trainer.validate(
-                model, datamodule=datamodule, ckpt_path=best, verbose=False
-            )
+            results = validate_all(trainer, model, datamodule, ckpt_path=best)
             metrics.update(scalar_metrics(results))
     finally:
         finish_wandb(trainer)
@@ -114,9 +122,16 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         cfg.data.input_size = saved.model.codec.input_size
     datamodule = instantiate(cfg.data)
     trainer = build_trainer(cfg)
-    (results,) = trainer.validate(model, datamodule=datamodule, verbose=False)
+    results = validate_all(trainer, model, datamodule)
     metrics = {**scalar_metrics(results), "val/boxes": datamodule.boxes}
-    write_predictions(trainer, model.metrics, datamodule.val_set.records, cfg.paths.output_dir)
+    sources = getattr(datamodule, "val_sources", None)
+    if sources is None:
+        write_predictions(trainer, model.metrics, datamodule.val_set.records, cfg.paths.output_dir)
+    else:  # a mixture: one file per validated source, in the source's own keypoints
+        for loader_idx, name in enumerate(sources):
+            own = [m.metric for m in model.metrics if m.dataloader_idx == loader_idx]
+            records = datamodule.val_sets[name].records
+            write_predictions(trainer, own, records, cfg.paths.output_dir, name)
     end_ddp_launch(trainer)
     if trainer.is_global_zero:  # under DDP every process gets here with the same metrics
         for name, value in metrics.items():

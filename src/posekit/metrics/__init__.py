@@ -8,6 +8,7 @@ from posekit.metrics.coco import CocoKeypointAP, oks_matrix, oks_nms
 from posekit.metrics.crowdpose import CrowdPoseAP
 from posekit.metrics.pck import PCKMetric
 from posekit.metrics.pckh import MPIIPCKh
+from posekit.metrics.source import SourceMetric
 
 __all__ = [
     "CocoKeypointAP",
@@ -15,6 +16,7 @@ __all__ = [
     "KeypointMetric",
     "MPIIPCKh",
     "PCKMetric",
+    "SourceMetric",
     "oks_matrix",
     "oks_nms",
     "unique_sample_positions",

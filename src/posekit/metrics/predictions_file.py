@@ -64,11 +64,14 @@ def write_predictions(
     metrics: Sequence[KeypointMetric],
     records: Sequence[ImageRecord],
     output_dir: str | Path,
+    source: str | None = None,
 ) -> Path:
-    """Write :func:`prediction_results` to ``<output_dir>/predictions.json`` (on rank 0; every
-    rank must call it, the results are gathered)."""
+    """Write :func:`prediction_results` to ``<output_dir>/predictions.json`` (a mixture's
+    ``source``: ``predictions_<source>.json``) on rank 0; every rank must call it, the results
+    are gathered."""
     results = prediction_results(metrics, records)
-    path = Path(output_dir) / PREDICTIONS_FILE
+    name = PREDICTIONS_FILE if source is None else f"predictions_{source}.json"
+    path = Path(output_dir) / name
     if trainer.is_global_zero:
         write_json(path, results, indent=None)
     return path

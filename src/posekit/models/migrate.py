@@ -71,7 +71,8 @@ def migrate_run_config(config: dict[str, Any]) -> dict[str, Any]:
     current config comes back unchanged (as a copy)."""
     config = copy.deepcopy(config)
     model, data = config.get("model", {}), config.get("data", {})
-    if data and "metrics" not in data:
+    # (a mixture has no metrics of its own: each source brings its data config's)
+    if data and "metrics" not in data and "sources" not in data:
         data["metrics"] = _metric_nodes(data)
         for key in _OLD_METRIC_KEYS:
             data.pop(key, None)

@@ -231,7 +231,9 @@ class TopDownPoseModule(L.LightningModule):
         if datamodule is not None:
             self.metrics = nn.ModuleList(datamodule.build_metrics())
 
-    def validation_step(self, batch: Batch, batch_idx: int) -> KeypointPrediction:
+    def validation_step(
+        self, batch: Batch, batch_idx: int, dataloader_idx: int = 0
+    ) -> KeypointPrediction:
         prediction = self.predict_crops(batch["image"], batch["center"], batch["scale"])
         targets = self._targets(prediction.outputs, batch, self.codec)
         per_sample = self.loss_fn.per_sample(
@@ -239,8 +241,9 @@ class TopDownPoseModule(L.LightningModule):
         )
         self.eval_loss.update(per_sample, batch["sample_idx"])
         meta = meta_of(batch)
-        for metric in self.metrics:
-            metric.update(prediction.keypoints, prediction.scores, meta)
+        for metric in self.metrics:  # a mixture's metrics score one validation loader each
+            if getattr(metric, "dataloader_idx", 0) == dataloader_idx:
+                metric.update(prediction.keypoints, prediction.scores, meta)
         return prediction  # for callbacks (the prediction gallery)
 
     def on_validation_epoch_start(self) -> None:
