@@ -75,6 +75,7 @@ class TopDownPoseModule(L.LightningModule):
         neck: Callable[..., nn.Module] | None = None,
         aux_heads: Mapping[str, AuxiliaryHead] | None = None,
         aux_codecs: Mapping[str, Codec] | None = None,
+        udp: bool = False,
     ) -> None:
         super().__init__()
         self.backbone = backbone
@@ -92,6 +93,11 @@ class TopDownPoseModule(L.LightningModule):
         self.scheduler_interval = scheduler_interval
         self.flip_test = flip_test
         self.channels_last = channels_last
+        self.udp = bool(udp)  # crops cut with UDP's matrix (data.udp): map back with its inverse
+        if getattr(codec, "needs_udp_crops", False) and not self.udp:
+            raise ValueError(
+                f"{type(codec).__name__} needs UDP crops: set data.udp=true (model=udp does)"
+            )
         self.aux_heads, self.aux_loss_fns, self.aux_codecs, self.aux_routing = self._build_aux(
             aux_heads or {}, aux_codecs or {}, strides, channels, keypoints.num_keypoints
         )
