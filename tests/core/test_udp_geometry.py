@@ -49,8 +49,8 @@ def test_udp_crop_to_image_inverts_the_matrix():
     centers = rng.uniform(100, 300, (3, 2)).astype(np.float32)
     scales = np.stack([rng.uniform(80, 200, 3), rng.uniform(100, 260, 3)], 1).astype(np.float32)
     points = rng.uniform(0, 400, (3, 5, 2))
-    crop = np.stack([apply_affine(points[i], udp_affine_matrix(centers[i], scales[i], 0.0, (48, 64)))
-                     for i in range(3)])
+    matrices = [udp_affine_matrix(centers[i], scales[i], 0.0, (48, 64)) for i in range(3)]
+    crop = np.stack([apply_affine(points[i], matrices[i]) for i in range(3)])
     back = crop_to_image(torch.from_numpy(crop).double(), torch.from_numpy(centers),
                          torch.from_numpy(scales), (48, 64), udp=True)
     np.testing.assert_allclose(back.numpy(), points, atol=1e-3)

@@ -12,8 +12,8 @@ FAMILIES = {
                                   ["RegressionLoss", "KeypointMSELoss"]),
     "resnet50_dsnt_coco_256x256": ([256, 256], 5e-4, "IntegralHead", "IntegralRegressionCodec",
                                    ["RegressionLoss", "JSDiscretLoss"]),
-    "resnet50_debias_coco_256x256": ([256, 256], 5e-4, "IntegralHead",
-                                     "IntegralRegressionCodec", ["RegressionLoss", "JSDiscretLoss"]),
+    "resnet50_debias_coco_256x256": ([256, 256], 5e-4, "IntegralHead", "IntegralRegressionCodec",
+                                     ["RegressionLoss", "JSDiscretLoss"]),
     "hrnet_udp_coco": ([192, 256], 5e-4, "HeatmapHead", "UDPHeatmapCodec", ["KeypointMSELoss"]),
 }
 

@@ -65,7 +65,8 @@ def test_joint_weights_multiply_the_keypoint_weights_of_every_loss():
         2 * plain(out, tgt, one_hot).item()
     )
     with pytest.raises(ValueError, match="model.loss.joint_weights has 3 values"):
-        RegressionLoss(joint_weights=[1, 1, 1])({"coords": PRED}, {"coords": ZERO}, torch.ones(1, 2))
+        three = RegressionLoss(joint_weights=[1, 1, 1])
+        three({"coords": PRED}, {"coords": ZERO}, torch.ones(1, 2))
     with pytest.raises(ValueError, match="use_target_weight=true"):
         RegressionLoss(use_target_weight=False, joint_weights=[1, 1])
 
@@ -148,7 +149,8 @@ def test_js_divergence_by_hand():
     kl_tm = 0.25 * math.log(0.25 / m[0]) + 0.75 * math.log(0.75 / m[1])
     got = JSDiscretLoss()({"heatmaps": p}, {"heatmaps": t}, torch.ones(1, 1))
     assert got.item() == pytest.approx(0.5 * (kl_pm + kl_tm), rel=1e-5)
-    zero_target = JSDiscretLoss()({"heatmaps": p}, {"heatmaps": torch.zeros_like(t)}, torch.ones(1, 1))
+    empty = {"heatmaps": torch.zeros_like(t)}
+    zero_target = JSDiscretLoss()({"heatmaps": p}, empty, torch.ones(1, 1))
     assert torch.isfinite(zero_target)
 
 
@@ -156,3 +158,14 @@ def test_combined_loss_sums_its_terms():
     terms = {"a": RegressionLoss("l1"), "b": RegressionLoss("mse", loss_weight=2.0)}
     got = CombinedLoss(terms)({"coords": PRED}, {"coords": ZERO}, torch.ones(1, 2))
     assert got.item() == pytest.approx(3.8 / 4 + 2 * 9.3 / 4)
+
+
+def test_joint_weights_come_from_the_keypoint_spec(tmp_path):
+    from helpers import compose_config
+    from hydra.utils import instantiate
+
+    override = "model.loss.joint_weights='${joint_weights:${data.keypoints}}'"
+    cfg = compose_config("train", ["model=rle", override], tmp_path)
+    weights = instantiate(cfg.model.loss).joint_weights.tolist()
+    # conf/keypoints/coco.yaml: elbows and knees 1.2, wrists and ankles 1.5, the rest 1
+    assert weights == pytest.approx([1.0] * 7 + [1.2, 1.2, 1.5, 1.5, 1.0, 1.0, 1.2, 1.2, 1.5, 1.5])

@@ -87,8 +87,9 @@ class IntegralRegressionCodec(Codec):
             "heatmaps": self._heatmaps.flip_outputs(outputs, flip_index)["heatmaps"],
         }
         if "scores" in outputs:
-            index = flip_index_tensor(flip_index, outputs["scores"].shape[1], outputs["scores"].device)
-            flipped["scores"] = outputs["scores"].index_select(1, index)
+            scores = outputs["scores"]  # (N, K)
+            index = flip_index_tensor(flip_index, scores.shape[1], scores.device)
+            flipped["scores"] = scores.index_select(1, index)
         return flipped
 
     def flip_average(

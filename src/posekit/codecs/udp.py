@@ -34,15 +34,18 @@ class UDPHeatmapCodec(Codec):
     misses the heatmap.
 
     Decoding: argmax, then mmpose's DARK-UDP step (blur with zero padding keeping the maximum,
-    clip to [1e-3, 50], log, edge padding, one Newton step with the Hessian + eps I), then
-    times ``factor``. Score: the maximum. Flip test: reverse the columns and swap left/right:
-    column u -> w-1-u is exactly input x -> W-1-x (no shift).
+    clip to [1e-3, 50], log, edge padding, one Newton step with the Hessian + eps I; no step
+    where that matrix is singular), then times ``factor``. Score: the maximum. Flip test:
+    reverse the columns and swap left/right: column u -> w-1-u is exactly input x -> W-1-x (no
+    shift).
 
     Args:
         input_size: (W, H) of the network input in pixels.
         heatmap_size: (w, h) of the heatmaps, each at least 2.
         sigma: Gaussian sigma in heatmap pixels.
         blur_kernel_size: odd size of the decoding blur (OpenCV's sigma for that size).
+        refine: the DARK-UDP step (mmpose always takes it); without it, the argmax x factor
+            (what exported graphs decode, see ``posekit.deploy.export.export_codec``).
     """
 
     output_keys = ("heatmaps",)
@@ -54,6 +57,7 @@ class UDPHeatmapCodec(Codec):
         heatmap_size: Sequence[int],
         sigma: float = 2.0,
         blur_kernel_size: int = 11,
+        refine: bool = True,
     ) -> None:
         self.input_size = as_size("input_size", input_size)
         self.heatmap_size = as_size("heatmap_size", heatmap_size)
@@ -70,6 +74,7 @@ class UDPHeatmapCodec(Codec):
                 f"blur_kernel_size must be an odd positive int, got {blur_kernel_size!r}"
             )
         self.blur_kernel_size = int(blur_kernel_size)
+        self.refine = bool(refine)
         self.factor = (
             (self.input_size[0] - 1) / (self.heatmap_size[0] - 1),
             (self.input_size[1] - 1) / (self.heatmap_size[1] - 1),
@@ -79,7 +84,7 @@ class UDPHeatmapCodec(Codec):
         return (
             f"{type(self).__name__}(input_size={self.input_size}, "
             f"heatmap_size={self.heatmap_size}, sigma={self.sigma}, "
-            f"blur_kernel_size={self.blur_kernel_size})"
+            f"blur_kernel_size={self.blur_kernel_size}, refine={self.refine})"
         )
 
     # ------------------------------------------------------------------ encode (numpy)
@@ -118,7 +123,11 @@ class UDPHeatmapCodec(Codec):
         n, k, h, w = heatmaps.shape
         scores, index = heatmaps.flatten(2).max(dim=2)  # (N, K)
         ix, iy = index % w, index // w  # (N, K)
-        log_map = self._blur(heatmaps).clamp(*_LOG_CLIP).log()  # (N, K, h, w)
+        if not self.refine:
+            argmax = torch.stack([ix, iy], dim=-1).float()  # (N, K, 2) heatmap pixels
+            return argmax * heatmaps.new_tensor(self.factor), scores
+        # the log and the Newton step in float64: on flat maps the step divides by a tiny Hessian
+        log_map = self._blur(heatmaps).double().clamp(*_LOG_CLIP).log()  # (N, K, h, w)
         padded = F.pad(log_map.view(n * k, 1, h, w), (1, 1, 1, 1), mode="replicate")
         padded = padded.view(n, k, (h + 2) * (w + 2))
 
@@ -131,13 +140,16 @@ class UDPHeatmapCodec(Codec):
         h_xx = right - 2 * centre + left
         h_yy = down - 2 * centre + up
         h_xy = 0.5 * (at(1, 1) - right - down + 2 * centre - left - up + at(-1, -1))
-        hessian = torch.stack(
-            [torch.stack([h_xx + _HESSIAN_EPS, h_xy], -1), torch.stack([h_xy, h_yy + _HESSIAN_EPS], -1)],
-            dim=-2,
-        )  # (N, K, 2, 2)
-        step = torch.linalg.solve(hessian.double(), grad.double().unsqueeze(-1)).squeeze(-1)
+        # mmpose: inv(Hessian + eps I) @ gradient; the 2x2 inverse written out (exports to ONNX)
+        a, d = h_xx + _HESSIAN_EPS, h_yy + _HESSIAN_EPS
+        det = a * d - h_xy * h_xy  # (N, K)
+        safe = det != 0
+        det = torch.where(safe, det, 1.0)
+        step_x = (d * grad[..., 0] - h_xy * grad[..., 1]) / det
+        step_y = (a * grad[..., 1] - h_xy * grad[..., 0]) / det
+        step = torch.stack([step_x, step_y], dim=-1) * safe.unsqueeze(-1)  # (N, K, 2)
         keypoints = torch.stack([ix, iy], dim=-1).double() - step  # (N, K, 2) heatmap pixels
-        keypoints = keypoints.float() * heatmaps.new_tensor(self.factor)
+        keypoints = (keypoints * log_map.new_tensor(self.factor)).float()
         return keypoints, scores
 
     def _blur(self, heatmaps: torch.Tensor) -> torch.Tensor:

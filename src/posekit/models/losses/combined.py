@@ -33,5 +33,7 @@ class CombinedLoss(KeypointLoss):
         self, outputs: dict[str, Tensor], targets: dict[str, Tensor], keypoint_weights: Tensor
     ) -> Tensor:
         """(N,) the sum of the terms' per-sample losses."""
-        terms = [loss.per_sample(outputs, targets, keypoint_weights) for loss in self.losses.values()]
+        terms = [
+            loss.per_sample(outputs, targets, keypoint_weights) for loss in self.losses.values()
+        ]
         return sum(terms[1:], terms[0])

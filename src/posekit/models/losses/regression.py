@@ -55,7 +55,9 @@ class RegressionLoss(KeypointLoss):
                 f"model.loss.criterion must be one of {sorted(_CRITERIA)}, got {criterion!r}"
             )
         if reduction not in _REDUCTIONS:
-            raise ValueError(f"model.loss.reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+            raise ValueError(
+                f"model.loss.reduction must be one of {_REDUCTIONS}, got {reduction!r}"
+            )
         self.criterion = criterion
         self.key = key
         self.beta = float(beta)
