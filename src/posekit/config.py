@@ -1,8 +1,8 @@
 """Composing posekit's Hydra configs: one way for entry points, scripts, tests and notebooks.
 
 Importing this module registers the config resolvers (``${path_join:a,b}``,
-``${size_div:size,n}``); the entry points
-import it before Hydra composes. :func:`compose` gives the config ``train.py`` or ``eval.py``
+``${size_div:size,n}``, ``${joint_weights:${data.keypoints}}``); the entry points import it
+before Hydra composes. :func:`compose` gives the config ``train.py`` or ``eval.py``
 would see for a list of command-line overrides.
 """
 
@@ -34,9 +34,18 @@ def size_div(size: Sequence[int], divisor: int) -> ListConfig:
     return ListConfig([v // int(divisor) for v in values])
 
 
+def joint_weights(keypoints: DictConfig) -> ListConfig:
+    """The ``joint_weights`` of a keypoint spec node (``${joint_weights:${data.keypoints}}``),
+    ones where the spec gives none: the losses' ``joint_weights`` option."""
+    from hydra.utils import instantiate
+
+    return ListConfig(list(instantiate(keypoints).joint_weights))
+
+
 def register_resolvers() -> None:
-    """The resolvers posekit's configs use: ``path_join`` and ``size_div``."""
-    for name, function in (("path_join", path_join), ("size_div", size_div)):
+    """The resolvers posekit's configs use: ``path_join``, ``size_div`` and ``joint_weights``."""
+    resolvers = (("path_join", path_join), ("size_div", size_div), ("joint_weights", joint_weights))
+    for name, function in resolvers:
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, function)
 

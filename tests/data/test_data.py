@@ -223,3 +223,21 @@ def test_mpii_fixture_records_and_module(mpii_root, tmp_path):
     assert batch["image"].shape == (5, 3, 64, 64)
     assert batch["sample_idx"].tolist() == [0, 1, 2, 3, 4]
     assert [type(m).__name__ for m in module.build_metrics()] == ["PCKMetric", "MPIIPCKh"]
+
+
+def test_udp_crops_map_back_with_udps_inverse():
+    from posekit.core.geometry import apply_affine, crop_to_image, udp_affine_matrix
+
+    module = sample_module(udp=True)
+    module.setup("validate")
+    item, record = module.val_set[0], module.val_set.records[0]
+    center, scale = item["center"].numpy(), item["scale"].numpy()
+    visible = record.keypoints[:, 2] > 0
+    expected = apply_affine(record.keypoints[:, :2], udp_affine_matrix(center, scale, 0.0, (96, 128)))
+    np.testing.assert_allclose(item["keypoints"].numpy()[visible], expected[visible], atol=1e-3)
+    back = crop_to_image(item["keypoints"][None], item["center"][None], item["scale"][None],
+                         (96, 128), udp=True)[0]
+    np.testing.assert_allclose(back.numpy()[visible], record.keypoints[visible, :2], atol=1e-3)
+    plain = sample_module()
+    plain.setup("validate")
+    assert not np.allclose(plain.val_set[0]["keypoints"].numpy()[visible], expected[visible], atol=0.1)

@@ -113,3 +113,19 @@ def test_export_script_simcc_with_decode_and_flip_matches_the_module(models, tmp
     expected, expected_scores = _expected(load_model(checkpoint), _crops(4))
     np.testing.assert_allclose(keypoints, expected, atol=1e-4)
     np.testing.assert_allclose(scores, expected_scores, atol=1e-4)
+
+
+@pytest.mark.parametrize("head", ["rle", "udp"])
+def test_family_exports_with_decode_and_flip(head, tmp_path, caplog):
+    """RLE decodes sigma in the graph; UDP exports its argmax decoding (with a warning)."""
+    model = load_model(save_tiny_checkpoint(tmp_path / f"{head}.ckpt", head))
+    assert export(model, tmp_path / f"{head}.pt", "torchscript", with_decode=True,
+                  flip_test=True) <= 1e-4
+    keypoints, scores = run_exported(tmp_path / f"{head}.pt", "torchscript", _crops(2))
+    assert keypoints.shape == (2, 17, 2) and scores.shape == (2, 17)
+    if head == "udp":
+        assert "DARK-UDP" in caplog.text and model.codec.refine
+        unrefined = deepcopy(model)
+        unrefined.codec.refine = False
+        expected, _ = _expected(unrefined, _crops(2))
+        np.testing.assert_allclose(keypoints, expected, atol=1e-4)

@@ -30,7 +30,8 @@ SAMPLE = REPO / "data" / "sample"
 def checkpoints(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("tiny")
     return {
-        head: save_tiny_checkpoint(folder / f"{head}.ckpt", head) for head in ("simcc", "heatmap")
+        head: save_tiny_checkpoint(folder / f"{head}.ckpt", head)
+        for head in ("simcc", "heatmap", "udp", "rle")
     }
 
 
@@ -84,7 +85,7 @@ def _validation_predictions(ckpt: Path) -> tuple[list, np.ndarray, np.ndarray]:
     return [records[i] for i in order], keypoints, scores
 
 
-@pytest.mark.parametrize("head", ["simcc", "heatmap"])
+@pytest.mark.parametrize("head", ["simcc", "heatmap", "udp", "rle"])
 def test_predictor_reproduces_validation(checkpoints, head):
     records, expected, expected_scores = _validation_predictions(checkpoints[head])
     assert len(records) == 32

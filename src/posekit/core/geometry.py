@@ -25,20 +25,51 @@ def bbox_to_center_scale(
 
 
 def crop_affine_matrix(
-    center: np.ndarray, scale: np.ndarray, rotation: float, output_size: tuple[int, int]
+    center: np.ndarray,
+    scale: np.ndarray,
+    rotation: float,
+    output_size: tuple[int, int],
+    udp: bool = False,
 ) -> np.ndarray:
     """(2, 3) matrix taking image pixels to crop pixels.
 
     The crop of ``output_size`` (W, H) shows the region of width ``scale[0]`` around
     ``center``, rotated by ``rotation`` degrees (counter-clockwise in the image); the centre
     lands at (W / 2, H / 2), the convention of the HRNet and SimCC code.
+
+    ``udp``: UDP's matrix instead (:func:`udp_affine_matrix`).
     """
+    if udp:
+        return udp_affine_matrix(center, scale, rotation, output_size)
     out_w, out_h = output_size
     zoom = out_w / float(scale[0])
     theta = math.radians(rotation)
     cos, sin = math.cos(theta) * zoom, math.sin(theta) * zoom
     linear = np.array([[cos, sin], [-sin, cos]], dtype=np.float64)
     offset = np.array([out_w * 0.5, out_h * 0.5]) - linear @ np.asarray(center, np.float64)
+    return np.concatenate([linear, offset[:, None]], axis=1).astype(np.float32)
+
+
+def udp_affine_matrix(
+    center: np.ndarray, scale: np.ndarray, rotation: float, output_size: tuple[int, int]
+) -> np.ndarray:
+    """UDP's (2, 3) image -> crop matrix (mmpose's ``get_udp_warp_matrix``).
+
+    Measured in pixel intervals: the box of ``scale`` (w, h) around ``center`` spans W - 1 and
+    H - 1 crop pixels, ``x' = (W-1) / scale_w * (R (p - center))_x + (W-1) / 2`` (and the same
+    for y with H - 1, scale_h), so the centre lands at ((W-1)/2, (H-1)/2) and the scaling differs
+    a little per axis. R rotates by ``rotation`` degrees counter-clockwise in the image, as
+    :func:`crop_affine_matrix`; mmpose's ``rot`` turns the other way (its ``rot`` is
+    ``-rotation``).
+    """
+    out_w, out_h = output_size
+    zoom = np.array([(out_w - 1) / float(scale[0]), (out_h - 1) / float(scale[1])])  # (2,)
+    theta = math.radians(rotation)
+    rotate = np.array([[math.cos(theta), math.sin(theta)], [-math.sin(theta), math.cos(theta)]])
+    linear = zoom[:, None] * rotate  # (2, 2)
+    offset = np.array([(out_w - 1) * 0.5, (out_h - 1) * 0.5]) - linear @ np.asarray(
+        center, np.float64
+    )
     return np.concatenate([linear, offset[:, None]], axis=1).astype(np.float32)
 
 
@@ -55,13 +86,22 @@ def apply_affine(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 
 
 def crop_to_image(
-    keypoints: torch.Tensor, center: torch.Tensor, scale: torch.Tensor, input_size: tuple[int, int]
+    keypoints: torch.Tensor,
+    center: torch.Tensor,
+    scale: torch.Tensor,
+    input_size: tuple[int, int],
+    udp: bool = False,
 ) -> torch.Tensor:
     """Batched inverse of the (unrotated) crop: keypoints (N, K, 2) in crop pixels -> image pixels.
 
-    center, scale: (N, 2), as given by :func:`bbox_to_center_scale`.
+    center, scale: (N, 2), as given by :func:`bbox_to_center_scale`. ``udp``: the inverse of
+    :func:`udp_affine_matrix`, ``x = (x' - (W-1)/2) scale_w / (W-1) + center_x`` (y alike).
     """
     out_w, out_h = input_size
+    if udp:
+        half = keypoints.new_tensor([(out_w - 1) * 0.5, (out_h - 1) * 0.5])
+        per_pixel = scale.to(keypoints.dtype) / keypoints.new_tensor([out_w - 1, out_h - 1])
+        return (keypoints - half) * per_pixel[:, None, :] + center[:, None, :].to(keypoints)
     half = keypoints.new_tensor([out_w * 0.5, out_h * 0.5])
     pixels_per_unit = (scale[:, 0] / out_w).to(keypoints.dtype)  # (N,)
     return (keypoints - half) * pixels_per_unit[:, None, None] + center[:, None, :].to(keypoints)

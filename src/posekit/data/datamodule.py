@@ -31,7 +31,8 @@ class TopDownDataModule(L.LightningDataModule):
     are the metrics this data set is judged by: :meth:`build_metrics` completes each with the
     keypoint spec. ``monitor`` names the main metric (e.g. ``val/AP``), which the checkpoint
     callback and early stopping watch. ``aux_codecs`` (name -> codec) encode the targets of
-    auxiliary heads beside the main codec's.
+    auxiliary heads beside the main codec's. ``udp`` (``data.udp``) cuts training and
+    validation crops with UDP's matrix; the model reads the same key to map back.
     """
 
     layout: str = ""
@@ -54,6 +55,7 @@ class TopDownDataModule(L.LightningDataModule):
         monitor: str = "val/AP",
         monitor_mode: str = "max",
         aux_codecs: Mapping[str, Codec] | None = None,
+        udp: bool = False,
     ) -> None:
         super().__init__()
         self.root = Path(root)
@@ -70,6 +72,7 @@ class TopDownDataModule(L.LightningDataModule):
         self.check_images = check_images
         self.metric_factories = dict(metrics or {})
         self.aux_codecs = dict(aux_codecs or {})
+        self.udp = bool(udp)
         self.monitor = monitor
         self.monitor_mode = monitor_mode
         self.check_layout()
@@ -140,6 +143,7 @@ class TopDownDataModule(L.LightningDataModule):
             augmentation=self.augmentation,
             photometric=self.photometric,
             aux_codecs=self.aux_codecs,
+            udp=self.udp,
         )
 
     def setup(self, stage: str | None = None) -> None:

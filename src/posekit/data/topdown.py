@@ -26,6 +26,9 @@ class TopDownDataset(Dataset):
     crop pixels, keypoint_visible (K,), center (2,), scale (2,) and the metric meta. The targets
     of ``aux_codecs`` come as ``aux/<name>/<key>`` (their weights as
     ``aux/<name>/keypoint_weights``).
+
+    ``udp``: cut the crops with UDP's matrix (:func:`posekit.core.geometry.udp_affine_matrix`);
+    the flip stays the pixel flip x -> W-1-x.
     """
 
     def __init__(
@@ -39,6 +42,7 @@ class TopDownDataset(Dataset):
         augmentation: GeometricAugmentation | None = None,
         photometric: Callable | None = None,
         aux_codecs: Mapping[str, Codec] | None = None,
+        udp: bool = False,
     ) -> None:
         self.aux_codecs = dict(aux_codecs or {})
         for name, each in (("codec", codec), *self.aux_codecs.items()):
@@ -57,6 +61,7 @@ class TopDownDataset(Dataset):
         self.augmentation = augmentation if train else None
         self.photometric = photometric if train else None
         self.flip_index = np.asarray(spec.flip_index)
+        self.udp = bool(udp)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -80,7 +85,7 @@ class TopDownDataset(Dataset):
             center, scale, rotation = self.augmentation.jitter(center, scale, rng)
             flip = rng.random() < self.augmentation.flip_prob
 
-        matrix = crop_affine_matrix(center, scale, rotation, self.input_size)
+        matrix = crop_affine_matrix(center, scale, rotation, self.input_size, udp=self.udp)
         crop = cv2.warpAffine(image, matrix, self.input_size, flags=cv2.INTER_LINEAR)
         keypoints = apply_affine(record.keypoints[:, :2], matrix)  # (K, 2) crop pixels
         visible = (record.keypoints[:, 2] > 0).astype(np.float32)  # (K,)

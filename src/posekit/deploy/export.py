@@ -8,7 +8,8 @@ Outputs: the head's raw outputs (``simcc_x`` (N, K, W*k) and ``simcc_y`` (N, K, 
 ``heatmaps`` (N, K, h, w)) or, with ``with_decode``, ``keypoints`` (N, K, 2) in crop pixels and
 ``scores`` (N, K): SimCC argmax / k, heatmap argmax plus the quarter-pixel shift. DARK
 (``unbiased`` heatmap codecs) is not part of the exported graph: such models export the
-argmax + quarter shift decoding. With ``flip_test`` the graph also runs the flipped crop and
+argmax + quarter shift decoding; UDP heatmap codecs the argmax x (W-1)/(w-1), without the
+DARK-UDP step. With ``flip_test`` the graph also runs the flipped crop and
 averages the outputs as evaluation does.
 
 ONNX goes through PyTorch's ``torch.export``-based exporter (torch >= 2.5 with ``onnxscript``);
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from posekit.codecs import Codec, MSRAHeatmapCodec
+from posekit.codecs import Codec, MSRAHeatmapCodec, UDPHeatmapCodec
 from posekit.models.pose_module import TopDownPoseModule
 from posekit.models.predict import identity_crops, predict_crops
 
@@ -99,7 +100,8 @@ class _Network:
 
 
 def export_codec(codec: Codec) -> Codec:
-    """The codec whose ``decode`` goes into the graph: DARK heatmap codecs fall back to MSRA."""
+    """The codec whose ``decode`` goes into the graph: DARK heatmap codecs fall back to MSRA,
+    UDP codecs to the argmax without the DARK-UDP step."""
     if isinstance(codec, MSRAHeatmapCodec) and codec.unbiased:
         log.warning(
             "the model decodes with DARK (unbiased heatmaps); the exported graph decodes with "
@@ -107,6 +109,14 @@ def export_codec(codec: Codec) -> Codec:
         )
         codec = copy.copy(codec)
         codec.unbiased = False
+    if isinstance(codec, UDPHeatmapCodec) and codec.refine:
+        log.warning(
+            "the model decodes UDP heatmaps with the DARK-UDP step, whose Newton step on flat "
+            "maps is too sensitive for a parity check; the exported graph decodes the argmax x "
+            "(W-1)/(w-1), so its keypoints differ slightly from evaluation's"
+        )
+        codec = copy.copy(codec)
+        codec.refine = False
     return codec
 
 

@@ -106,7 +106,9 @@ class Predictor:
         scales = np.empty((len(boxes), 2), dtype=np.float32)
         for i, box in enumerate(boxes):
             centers[i], scales[i] = bbox_to_center_scale(box, self.aspect_ratio, self.bbox_padding)
-            matrix = crop_affine_matrix(centers[i], scales[i], 0.0, self.input_size)
+            matrix = crop_affine_matrix(
+                centers[i], scales[i], 0.0, self.input_size, udp=self.model.udp
+            )
             crops[i] = cv2.warpAffine(image, matrix, self.input_size, flags=cv2.INTER_LINEAR)
         return crops, centers, scales
 

@@ -113,13 +113,15 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Evaluate ``cfg.ckpt_path`` on ``cfg.data``; print the metrics, write ``metrics.json``.
 
     The model (architecture and codec) comes from the checkpoint; the data config is the one
-    composed for this run, so ``data.root=...`` or another data config can be evaluated.
+    composed for this run, so ``data.root=...`` or another data config can be evaluated (its
+    input size and crop geometry, ``data.udp``, follow the checkpoint).
     """
     model = load_model(cfg.ckpt_path, flip_test=cfg.flip_test)
     saved = OmegaConf.create(model.run_config)
     with open_dict(cfg):
         cfg.model = saved.model  # the data's codec interpolation follows the checkpoint
         cfg.data.input_size = saved.model.codec.input_size
+        cfg.data.udp = bool(saved.model.get("udp", False))  # crops cut as in training
     datamodule = instantiate(cfg.data)
     trainer = build_trainer(cfg)
     results = validate_all(trainer, model, datamodule)

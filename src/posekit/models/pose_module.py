@@ -86,6 +86,7 @@ class TopDownPoseModule(L.LightningModule):
         freeze_backbone: bool = False,
         freeze_backbone_stages: int = -1,
         backbone_lr_mult: float = 1.0,
+        udp: bool = False,
     ) -> None:
         super().__init__()
         strides, channels = check_backbone(backbone)
@@ -107,6 +108,11 @@ class TopDownPoseModule(L.LightningModule):
         self.scheduler_interval = scheduler_interval
         self.flip_test = flip_test
         self.channels_last = channels_last
+        self.udp = bool(udp)  # crops cut with UDP's matrix (data.udp): map back with its inverse
+        if getattr(codec, "needs_udp_crops", False) and not self.udp:
+            raise ValueError(
+                f"{type(codec).__name__} needs UDP crops: set data.udp=true (model=udp does)"
+            )
         self.aux_heads, self.aux_loss_fns, self.aux_codecs, self.aux_routing = self._build_aux(
             aux_heads or {}, aux_codecs or {}, strides, channels, keypoints.num_keypoints
         )

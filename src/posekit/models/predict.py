@@ -21,6 +21,7 @@ class PoseNetwork(Protocol):
 
     codec: Codec
     flip_index: Sequence[int]
+    # optional ``udp`` (bool, default False): the crops were cut with UDP's matrix
 
     def normalize(self, images: Tensor) -> Tensor:
         """uint8 (N, 3, H, W) RGB -> the network's float input."""
@@ -63,7 +64,8 @@ def predict_crops(
         flipped = network(normalised.flip(-1))
         decoded = network.codec.flip_average(outputs, flipped, network.flip_index)
     crop_keypoints, scores = network.codec.decode(decoded)  # (N, K, 2), (N, K)
-    keypoints = crop_to_image(crop_keypoints, center, scale, network.codec.input_size)
+    udp = bool(getattr(network, "udp", False))
+    keypoints = crop_to_image(crop_keypoints, center, scale, network.codec.input_size, udp=udp)
     return KeypointPrediction(keypoints, scores, crop_keypoints, outputs, decoded)
 
 

@@ -9,6 +9,9 @@ a head, a codec and a loss in their own files plus configs; the LightningModule 
 """
 
 from posekit.models.heads.heatmap import HeatmapHead
+from posekit.models.heads.integral import IntegralHead
+from posekit.models.heads.regression import RegressionHead
+from posekit.models.heads.rle import RLEHead
 from posekit.models.heads.simcc import SimCCHead
 
-__all__ = ["HeatmapHead", "SimCCHead"]
+__all__ = ["HeatmapHead", "IntegralHead", "RLEHead", "RegressionHead", "SimCCHead"]

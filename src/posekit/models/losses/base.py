@@ -11,12 +11,54 @@ contribute (unlabelled, outside the crop).
 from __future__ import annotations
 
 import abc
+from typing import Sequence
 
+import torch
 from torch import Tensor, nn
 
 
 class KeypointLoss(nn.Module, abc.ABC):
-    """Base of the keypoint losses: subclasses give :meth:`per_sample`."""
+    """Base of the keypoint losses: subclasses give :meth:`per_sample`.
+
+    Args:
+        joint_weights: optional (K,) factors on the keypoint weights, e.g. the keypoint spec's
+            ``joint_weights`` (``model.loss.joint_weights='${joint_weights:${data.keypoints}}'``);
+            they multiply the (N, K) ``keypoint_weights`` before the loss uses them, as HRNet's
+            ``USE_DIFFERENT_JOINTS_WEIGHT`` and mmpose's ``use_dataset_keypoint_weights`` do.
+            None: no factors.
+    """
+
+    def __init__(self, joint_weights: Sequence[float] | None = None) -> None:
+        super().__init__()
+        if joint_weights is None:
+            self.joint_weights: Tensor | None = None
+        else:
+            weights = torch.as_tensor([float(w) for w in joint_weights], dtype=torch.float32)
+            if weights.ndim != 1 or not torch.isfinite(weights).all() or (weights < 0).any():
+                raise ValueError(
+                    "model.loss.joint_weights must be a list of finite numbers >= 0, got "
+                    f"{list(joint_weights)}"
+                )
+            self.register_buffer("joint_weights", weights, persistent=False)
+
+    def require_target_weight(self, use_target_weight: bool) -> None:
+        """Joint weights act through the keypoint weights: refuse them when those are ignored."""
+        if self.joint_weights is not None and not use_target_weight:
+            raise ValueError(
+                "model.loss.joint_weights needs model.loss.use_target_weight=true (the joint "
+                "weights multiply the keypoint weights, which are otherwise ignored)"
+            )
+
+    def weights(self, keypoint_weights: Tensor) -> Tensor:
+        """(N, K) keypoint weights times the joint weights (when given)."""
+        if self.joint_weights is None:
+            return keypoint_weights
+        if keypoint_weights.shape[-1] != self.joint_weights.shape[0]:
+            raise ValueError(
+                f"model.loss.joint_weights has {self.joint_weights.shape[0]} values but the "
+                f"keypoints number {keypoint_weights.shape[-1]}: give one per keypoint"
+            )
+        return keypoint_weights * self.joint_weights.to(keypoint_weights)
 
     @abc.abstractmethod
     def per_sample(

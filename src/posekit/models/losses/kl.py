@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -26,6 +28,7 @@ class KLDiscretLoss(KeypointLoss):
         label_softmax: turn the target into a distribution with ``softmax(beta * target)``.
         use_target_weight: multiply by ``keypoint_weights``; if False they are ignored.
         loss_weight: factor on the result.
+        joint_weights: optional (K,) factors on the keypoint weights (see KeypointLoss).
     """
 
     def __init__(
@@ -34,11 +37,13 @@ class KLDiscretLoss(KeypointLoss):
         label_softmax: bool = False,
         use_target_weight: bool = True,
         loss_weight: float = 1.0,
+        joint_weights: Sequence[float] | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(joint_weights)
         self.beta = beta
         self.label_softmax = label_softmax
         self.use_target_weight = use_target_weight
+        self.require_target_weight(use_target_weight)
         self.loss_weight = loss_weight
 
     def _term(
@@ -56,7 +61,7 @@ class KLDiscretLoss(KeypointLoss):
         per_keypoint = F.kl_div(log_p, target, reduction="none").mean(dim=-1)  # (N, K)
         if self.use_target_weight:
             check_weights(keypoint_weights, pred)
-            per_keypoint = per_keypoint * keypoint_weights.to(per_keypoint.dtype)
+            per_keypoint = per_keypoint * self.weights(keypoint_weights).to(per_keypoint.dtype)
         return per_keypoint.mean(dim=1)
 
     def per_sample(

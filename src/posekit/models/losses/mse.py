@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -18,11 +20,18 @@ class KeypointMSELoss(KeypointLoss):
     Args:
         use_target_weight: multiply by ``keypoint_weights``; if False they are ignored.
         loss_weight: factor on the result.
+        joint_weights: optional (K,) factors on the keypoint weights (see KeypointLoss).
     """
 
-    def __init__(self, use_target_weight: bool = True, loss_weight: float = 1.0) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        use_target_weight: bool = True,
+        loss_weight: float = 1.0,
+        joint_weights: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__(joint_weights)
         self.use_target_weight = use_target_weight
+        self.require_target_weight(use_target_weight)
         self.loss_weight = loss_weight
 
     def per_sample(
@@ -32,7 +41,7 @@ class KeypointMSELoss(KeypointLoss):
         pred, target = pair(outputs, targets, "heatmaps")  # (N, K, H, W) each
         if self.use_target_weight:
             check_weights(keypoint_weights, pred)
-            w = keypoint_weights[:, :, None, None].to(pred.dtype)  # (N, K, 1, 1)
+            w = self.weights(keypoint_weights)[:, :, None, None].to(pred.dtype)  # (N, K, 1, 1)
             pred, target = pred * w, target * w
         squared = F.mse_loss(pred, target, reduction="none")  # (N, K, H, W)
         return self.loss_weight * 0.5 * squared.flatten(1).mean(dim=1)

@@ -1,0 +1,55 @@
+"""Online hard keypoint mining on heatmaps (the official HRNet JointsOHKMMSELoss)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from posekit.models.losses.base import KeypointLoss, check_weights, pair
+
+
+class KeypointOHKMMSELoss(KeypointLoss):
+    """HRNet's JointsOHKMMSELoss: per keypoint ``0.5 * mean((w * pred - w * target) ** 2)``
+    over its heatmap pixels; per sample the mean of its ``topk`` largest keypoint losses;
+    averaged over the batch.
+
+    Args:
+        topk: how many of the hardest keypoints count (HRNet: 8); at most K.
+        use_target_weight: multiply by ``keypoint_weights``; if False they are ignored.
+        loss_weight: factor on the result.
+        joint_weights: optional (K,) factors on the keypoint weights (see KeypointLoss).
+    """
+
+    def __init__(
+        self,
+        topk: int = 8,
+        use_target_weight: bool = True,
+        loss_weight: float = 1.0,
+        joint_weights: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__(joint_weights)
+        if int(topk) < 1:
+            raise ValueError(f"model.loss.topk must be >= 1, got {topk}")
+        self.topk = int(topk)
+        self.use_target_weight = use_target_weight
+        self.require_target_weight(use_target_weight)
+        self.loss_weight = loss_weight
+
+    def per_sample(
+        self, outputs: dict[str, Tensor], targets: dict[str, Tensor], keypoint_weights: Tensor
+    ) -> Tensor:
+        """(N,) the loss of each sample."""
+        pred, target = pair(outputs, targets, "heatmaps")  # (N, K, H, W) each
+        if pred.shape[1] < self.topk:
+            raise ValueError(
+                f"model.loss.topk={self.topk} exceeds the {pred.shape[1]} keypoints: lower it"
+            )
+        if self.use_target_weight:
+            check_weights(keypoint_weights, pred)
+            w = self.weights(keypoint_weights)[:, :, None, None].to(pred.dtype)  # (N, K, 1, 1)
+            pred, target = pred * w, target * w
+        per_keypoint = 0.5 * F.mse_loss(pred, target, reduction="none").flatten(2).mean(2)  # (N, K)
+        hardest = per_keypoint.topk(self.topk, dim=1).values  # (N, topk)
+        return self.loss_weight * hardest.sum(dim=1) / self.topk
