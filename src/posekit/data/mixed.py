@@ -71,6 +71,7 @@ class MixedDataModule(L.LightningDataModule):
         aux_codecs: Mapping[str, Codec] | None = None,
         monitor: str = "val/AP",
         monitor_mode: str = "max",
+        udp: bool = False,
     ) -> None:
         super().__init__()
         if not sources:
@@ -91,6 +92,13 @@ class MixedDataModule(L.LightningDataModule):
         self.monitor = monitor
         self.monitor_mode = monitor_mode
         self.sources = {name: self._build_source(name, s) for name, s in sources.items()}
+        self.udp = bool(udp)  # the model maps predictions back by it: every source must agree
+        differ = [name for name, source in self.sources.items() if source.udp != self.udp]
+        if differ:
+            raise ValueError(
+                f"data.udp={self.udp} but sources {differ} cut their crops otherwise: set "
+                + " ".join(f"data.sources.{name}.udp={self.udp}" for name in differ)
+            )
         self.ratios = None if ratios is None else self._check_ratios(dict(ratios))
         mappings = dict(mappings or {})
         unknown = sorted(set(mappings) - set(self.sources))
