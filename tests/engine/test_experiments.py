@@ -168,3 +168,18 @@ def test_rtmpose_experiment_follows_mmpose_config(tmp_path):
     switch = cfg.callbacks.augmentation_switch
     assert switch.epoch == 390 and switch.settings.augmentation.scale_factor == 0.25
     assert cfg.data.augmentation.scale_factor == 0.4 and "ema" in cfg.callbacks
+
+
+@pytest.mark.parametrize("dataset", ["coco", "halpe136"])
+def test_alphapose_lite_experiments_follow_the_alphapose_recipe(dataset, tmp_path):
+    cfg = compose_config("train", [f"experiment=mobilenetv3_fastpose_{dataset}", "data.root=/d"],
+                         tmp_path)
+    assert cfg.model.backbone.name == "mobilenetv3_large_100" and cfg.model.backbone.out_stride == 32
+    assert cfg.model.head._target_.endswith("FastPoseHead")
+    assert list(cfg.data.input_size) == [192, 256] and list(cfg.model.codec.heatmap_size) == [48, 64]
+    assert cfg.model.codec.sigma == 2.0 and cfg.model.optimizer.lr == pytest.approx(1e-3)
+    assert cfg.trainer.max_epochs == 270 and list(cfg.model.scheduler.milestones) == [170, 200]
+    aug = cfg.data.augmentation
+    assert (aug.rotation_factor, aug.scale_factor, aug.half_body_prob) == (45.0, 0.35, 0.3)
+    assert aug.half_body_min_keypoints == 8 and aug.flip_prob == 0.5
+    assert cfg.data.batch_size == (48 if dataset == "halpe136" else 32)
