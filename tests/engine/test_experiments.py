@@ -161,7 +161,8 @@ def test_rtmpose_experiment_follows_mmpose_config(tmp_path):
     assert list(codec.sigma) == [4.9, 5.66] and codec.split_ratio == 2.0 and not codec.normalize
     assert loss.beta == 10.0 and loss.label_softmax
     assert (head.final_kernel, head.hidden_dims, head.s, head.act_fn) == (7, 256, 128, "SiLU")
-    assert cfg.model.optimizer._target_ == "torch.optim.AdamW"
+    assert cfg.model.optimizer._target_ == "posekit.models.optim.paramwise_adamw"
+    assert (cfg.model.optimizer.norm_decay_mult, cfg.model.optimizer.bias_decay_mult) == (0, 0)
     assert cfg.model.optimizer.lr == 4e-3 and cfg.model.optimizer.weight_decay == 0.05
     assert cfg.trainer.max_epochs == 420 and cfg.model.scheduler.flat_epochs == 210
     assert (cfg.model.scheduler.warmup_iters, cfg.model.scheduler.eta_min_ratio) == (1000, 0.05)

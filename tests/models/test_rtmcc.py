@@ -71,3 +71,17 @@ def test_warmup_flat_cosine_by_hand():
     assert lrs[30] == pytest.approx(0.05 + 0.95 * 0.5) and lrs[40] == pytest.approx(0.05)
     with pytest.raises(ValueError, match="flat_epochs"):
         warmup_flat_cosine(optimizer, steps_per_epoch=10, epochs=4, flat_epochs=4)
+
+
+def test_paramwise_adamw_spares_norms_and_biases():
+    from posekit.models.optim import paramwise_adamw
+
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Linear(4, 2), ScaleNorm(2))
+    optimizer = paramwise_adamw(net, lr=4e-3, weight_decay=0.05)
+    decay_of = {id(p): g["weight_decay"] for g in optimizer.param_groups for p in g["params"]}
+    conv, bn, linear, scale_norm = net
+    assert decay_of[id(conv.weight)] == 0.05 and decay_of[id(linear.weight)] == 0.05
+    assert decay_of[id(conv.bias)] == 0.0 and decay_of[id(linear.bias)] == 0.0
+    assert decay_of[id(bn.weight)] == 0.0 and decay_of[id(bn.bias)] == 0.0
+    assert decay_of[id(scale_norm.g)] == 0.05  # not an mmengine norm layer
+    assert len(decay_of) == len(list(net.parameters()))

@@ -14,6 +14,7 @@ from posekit.codecs import Codec
 from posekit.core.batch import Batch, meta_of
 from posekit.core.spec import KeypointSpec
 from posekit.metrics.sample_mean import SampleMean
+from posekit.models.optim import optimizer_arguments
 from posekit.models.predict import KeypointPrediction, predict_crops
 from posekit.models.schedules import scheduler_arguments
 
@@ -265,7 +266,8 @@ class TopDownPoseModule(L.LightningModule):
 
     # --- optimisation and checkpoints ---------------------------------------------------
     def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(params=self.parameters())
+        # factories taking `module` set per-parameter options (models/optim.py)
+        optimizer = self.optimizer_factory(**optimizer_arguments(self.optimizer_factory, self))
         if self.scheduler_factory is None:
             return optimizer
         # per-iteration schedules in epochs (models/schedules.py) also get steps_per_epoch
