@@ -175,9 +175,11 @@ def test_rtmpose_experiment_follows_mmpose_config(tmp_path):
 def test_alphapose_lite_experiments_follow_the_alphapose_recipe(dataset, tmp_path):
     cfg = compose_config("train", [f"experiment=mobilenetv3_fastpose_{dataset}", "data.root=/d"],
                          tmp_path)
-    assert cfg.model.backbone.name == "mobilenetv3_large_100" and cfg.model.backbone.out_stride == 32
+    backbone = cfg.model.backbone
+    assert backbone.name == "mobilenetv3_large_100" and backbone.out_stride == 32
     assert cfg.model.head._target_.endswith("FastPoseHead")
-    assert list(cfg.data.input_size) == [192, 256] and list(cfg.model.codec.heatmap_size) == [48, 64]
+    assert list(cfg.data.input_size) == [192, 256]
+    assert list(cfg.model.codec.heatmap_size) == [48, 64]
     assert cfg.model.codec.sigma == 2.0 and cfg.model.optimizer.lr == pytest.approx(1e-3)
     assert cfg.trainer.max_epochs == 270 and list(cfg.model.scheduler.milestones) == [170, 200]
     aug = cfg.data.augmentation

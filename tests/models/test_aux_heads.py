@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hydra.utils import instantiate
-
 from helpers import compose_config
 from helpers.tiny_models import save_tiny_checkpoint
+from hydra.utils import instantiate
+
 from posekit.deploy.export import ExportablePoseNet
 from posekit.models.checkpoint import build_model
 from posekit.models.losses.distill import FeatureDistillLoss
@@ -51,7 +51,8 @@ def test_deep_supervision_on_a_stage_the_backbone_lacks_names_the_keys(tmp_path)
 
 
 def test_feature_distillation_loss_by_hand():
-    student = torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]], [[[0.0, 0.0]], [[0.0, 1.0]]]])  # (2, 2, 1, 2)
+    # (N=2, C=2, 1, 2)
+    student = torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]], [[[0.0, 0.0]], [[0.0, 1.0]]]])
     teacher = torch.tensor([[[[1.0, 0.0]], [[0.0, 4.0]]], [[[0.0, 0.0]], [[0.0, 3.0]]]])
     # sample 0: (0 + 4 + 9 + 0) / 4 = 3.25; sample 1: (0 + 0 + 0 + 4) / 4 = 1
     loss = FeatureDistillLoss(loss_weight=2.0)

@@ -10,7 +10,8 @@ that takes ``module`` (instead of ``params``) gets the LightningModule itself fr
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn

@@ -9,7 +9,7 @@ As ``alphapose/models/fastpose.py`` and ``layers/DUC.py``: on a stride-32 featur
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from torch import Tensor, nn
 
