@@ -2,6 +2,7 @@
 
     python scripts/head_zoo.py [--families heatmap simcc ...] [--out outputs/head_zoo]
                                [--overrides key=value ...] [--threads 1] [--seconds 3]
+                               [--measure-only]
 
 The families and the shared budget are listed in ``conf/head_zoo.yaml`` (one line per family:
 its name and the train.py overrides that select it). Each family is trained with train.py's
@@ -9,12 +10,14 @@ task in this process (run folder ``<out>/<family>``); its best checkpoint is the
 count the parameters the predict path runs (auxiliary heads excluded) and to time CPU inference
 (forward + decode, no flip test, batch 16, ``--threads`` torch threads). Writes
 ``<out>/head_zoo.csv`` and ``<out>/head_zoo.md`` with val PCK@0.05, AP, parameters and
-images/s. Speeds are comparable within one run of the script (one machine, one load).
+images/s. Speeds are comparable within one run of the script (one machine, one load);
+``--measure-only`` re-times the checkpoints of an earlier zoo in one go.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -65,12 +68,22 @@ def inference_parameters(model: torch.nn.Module) -> int:
 
 
 def run_family(
-    name: str, family: list[str], shared: list[str], out: Path, threads: int, seconds: float
+    name: str,
+    family: list[str],
+    shared: list[str],
+    out: Path,
+    threads: int,
+    seconds: float,
+    measure_only: bool = False,
 ) -> dict[str, object]:
-    """Train one family (``shared`` + ``family`` overrides) and measure its best checkpoint."""
+    """Train one family (``shared`` + ``family`` overrides) and measure its best checkpoint;
+    with ``measure_only``, measure the checkpoint and read the metrics of an earlier run."""
     run_dir = out / name
     cfg = compose("train", shared + family, output_dir=run_dir)
-    metrics = train(cfg)
+    if measure_only:
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+    else:
+        metrics = train(cfg)
     model = load_model(best_checkpoint(run_dir))
     training_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -117,6 +130,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--threads", type=int, default=1, help="torch threads while timing")
     parser.add_argument("--seconds", type=float, default=3.0, help="timing per family")
     parser.add_argument("--config", type=Path, default=ZOO_CONFIG)
+    parser.add_argument("--measure-only", action="store_true",
+                        help="re-time the checkpoints of an earlier zoo in --out, no training")
     args = parser.parse_args(argv)
 
     families, budget = zoo_config(args.config)
@@ -125,7 +140,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         parser.error(f"unknown families {unknown}; {args.config} lists {sorted(families)}")
     shared = budget + args.overrides
     rows = [
-        run_family(name, families[name], shared, args.out, args.threads, args.seconds)
+        run_family(
+            name, families[name], shared, args.out, args.threads, args.seconds, args.measure_only
+        )
         for name in args.families or families
     ]
     frame = pd.DataFrame(rows)

@@ -40,3 +40,7 @@ def test_the_zoo_writes_one_row_per_family(tmp_path):
     assert table["params (M)"][1] > table["params (M)"][0]
     markdown = (tmp_path / "zoo" / "head_zoo.md").read_text()
     assert markdown.startswith("| family | overrides | PCK@0.05 |") and "`model=rtmcc" in markdown
+    # re-timing reads the runs back without training
+    again = zoo.main(["--config", str(config), "--out", str(tmp_path / "zoo"), "--seconds", "0.1",
+                      "--measure-only"])
+    assert list(again["PCK@0.05"]) == list(frame["PCK@0.05"])
