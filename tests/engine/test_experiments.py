@@ -156,6 +156,7 @@ def test_rtmpose_experiment_follows_mmpose_config(tmp_path):
     """rtmpose-m_8xb256-420e_coco-256x192.py, value by value."""
     cfg = compose_config("train", ["experiment=cspnext_rtmcc_coco", "data.root=/data"], tmp_path)
     assert cfg.model.backbone.name == "cspnext_m" and cfg.model.backbone.out_stride == 32
+    assert cfg.model.backbone.pretrained
     assert list(cfg.data.input_size) == [192, 256] and cfg.data.batch_size == 256
     codec, loss, head = cfg.model.codec, cfg.model.loss, cfg.model.head
     assert list(codec.sigma) == [4.9, 5.66] and codec.split_ratio == 2.0 and not codec.normalize
@@ -177,6 +178,7 @@ def test_alphapose_lite_experiments_follow_the_alphapose_recipe(dataset, tmp_pat
                          tmp_path)
     backbone = cfg.model.backbone
     assert backbone.name == "mobilenetv3_large_100" and backbone.out_stride == 32
+    assert backbone.pretrained
     assert cfg.model.head._target_.endswith("FastPoseHead")
     assert list(cfg.data.input_size) == [192, 256]
     assert list(cfg.model.codec.heatmap_size) == [48, 64]

@@ -34,3 +34,4 @@ def test_fastpose_head_rejects_channels_it_cannot_shuffle():
         FastPoseHead(30, 17)
     with pytest.raises(ValueError, match="model.head.duc_channels"):
         FastPoseHead(32, 17, duc_channels=(18, 8))
+
