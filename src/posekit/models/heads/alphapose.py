@@ -5,12 +5,15 @@ As ``alphapose/models/fastpose.py`` and ``layers/DUC.py``: on a stride-32 featur
 ``PixelShuffle(2)``) doubles the resolution again, so the maps come out at stride 4 (64x48 for a
 256x192 input). AlphaPose's DUCs widen their input twice (ResNet-50: 2048 -> 512 -> DUC(512,
 1024) -> 256 -> DUC(256, 512) -> 128 -> conv to K), which is the default here for any backbone.
+:class:`FastPoseIntegralHead` reads the maps by AlphaPose's sigmoid integral regression.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from posekit.models.heads.common import INIT_STD
@@ -78,3 +81,64 @@ class FastPoseHead(nn.Module):
     def forward(self, feat: Tensor) -> dict[str, Tensor]:
         """(N, C, h, w) -> {"heatmaps": (N, K, 8h, 8w)}."""
         return {"heatmaps": self.conv_out(self.duc2(self.duc1(self.shuffle(feat))))}
+
+
+class SymmetricIntegral(torch.autograd.Function):
+    """AlphaPose's ``IngetralCoordinate``: forward ``p_i * i`` over the last axis (summed by the
+    caller to the expected index); backward replaces the gradient by ``+2`` for bins at or past
+    the expected index and ``-2`` before it (``+2`` everywhere when it lies past the end), times
+    the incoming gradient."""
+
+    AMPLITUDE = 2.0
+
+    @staticmethod
+    def forward(ctx: Any, probs: Tensor) -> Tensor:
+        index = torch.arange(probs.shape[-1], dtype=probs.dtype, device=probs.device)
+        weighted = probs * index
+        ctx.save_for_backward(index, weighted)
+        ctx.length = probs.shape[-1]
+        return weighted
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: Tensor) -> Tensor:
+        index, weighted = ctx.saved_tensors
+        expected = weighted.sum(dim=-1, keepdim=True)  # (N, K, 1)
+        mask = torch.where(index < expected, -1.0, 1.0).to(grad_output.dtype)
+        mask = torch.where(expected > ctx.length, torch.ones_like(mask), mask)
+        return grad_output * mask * SymmetricIntegral.AMPLITUDE
+
+
+def _expected_index(probs: Tensor) -> Tensor:
+    """(N, K, L) -> (N, K) ``sum_i i p_i``; through :class:`SymmetricIntegral` when a gradient
+    is wanted, plain tensor ops otherwise (same values; traceable for export)."""
+    if torch.is_grad_enabled() and probs.requires_grad:
+        return SymmetricIntegral.apply(probs).sum(dim=-1)
+    index = torch.arange(probs.shape[-1], dtype=probs.dtype, device=probs.device)
+    return (probs * index).sum(dim=-1)
+
+
+def sigmoid_integral(logits: Tensor) -> tuple[Tensor, Tensor]:
+    """AlphaPose's integral regression with ``norm_type='sigmoid'`` (``_integral_tensor``).
+
+    logits (N, K, h, w) -> coords (N, K, 2) as ``(x / w - 0.5, y / h - 0.5)`` of the expected
+    cell under ``sigmoid / sum(sigmoid)``, and confidence (N, K), the sigmoid's maximum.
+    """
+    n, k, h, w = logits.shape
+    probs = logits.reshape(n, k, -1).sigmoid()
+    confidence = probs.amax(dim=2)
+    heatmaps = (probs / probs.sum(dim=2, keepdim=True)).reshape(n, k, h, w)
+    x = _expected_index(heatmaps.sum(dim=2)) / w - 0.5  # (N, K)
+    y = _expected_index(heatmaps.sum(dim=3)) / h - 0.5
+    return torch.stack([x, y], dim=-1), confidence
+
+
+class FastPoseIntegralHead(FastPoseHead):
+    """FastPose's maps read by integral regression (AlphaPose's L1JointRegression models).
+
+    (N, C, h, w) -> {"coords": (N, K, 2) normalised as the AlphaPose integral codec,
+    "confidence": (N, K)}.
+    """
+
+    def forward(self, feat: Tensor) -> dict[str, Tensor]:
+        coords, confidence = sigmoid_integral(super().forward(feat)["heatmaps"])
+        return {"coords": coords, "confidence": confidence}
