@@ -153,3 +153,67 @@ def test_mixture_experiment_composes_to_the_simcc_recipe(dataset, tmp_path):
     assert list(cfg.data.input_size) == [192, 256] and cfg.data.batch_size == 32
     assert cfg.model.backbone.name == "hrnet_w32" and cfg.trainer.max_epochs == 210
     assert (cfg.model.codec.split_ratio, cfg.model.codec.sigma) == (2.0, 6.0)
+
+
+# the SimCC paper's low-resolution recipes (leeyegy/SimCC experiments/*/hrnet/*64x64*, *128x128*):
+# experiment -> (input side, SimCC (split ratio, label smoothing) or heatmap sigma)
+LOW_RES = {
+    "hrnet_simcc_coco_64x64": (64, (3.0, 0.1)),
+    "hrnet_simcc_coco_128x128": (128, (2.0, 0.2)),
+    "hrnet_simcc_mpii_64x64": (64, (3.0, 0.2)),
+    "hrnet_heatmap_coco_64x64": (64, 1.0),
+    "hrnet_heatmap_coco_128x128": (128, 1.0),
+    "hrnet_heatmap_mpii_64x64": (64, 1.0),
+}
+
+
+@pytest.mark.parametrize("experiment", sorted(LOW_RES))
+def test_low_resolution_experiments_follow_the_official_configs(experiment, tmp_path):
+    side, labels = LOW_RES[experiment]
+    cfg = compose_config("train", [f"experiment={experiment}", "data.root=/data"], tmp_path)
+    assert list(cfg.data.input_size) == [side, side] and cfg.model.backbone.name == "hrnet_w32"
+    if "simcc" in experiment:
+        assert (cfg.model.codec.split_ratio, cfg.model.codec.label_smoothing) == labels
+        assert cfg.model.codec.label_type == "onehot"
+    else:
+        assert cfg.model.codec.sigma == labels
+        assert list(cfg.model.codec.heatmap_size) == [side // 4, side // 4]
+    assert cfg.trainer.max_epochs == 210 and cfg.model.optimizer.lr == pytest.approx(1e-3)
+
+
+def test_rtmpose_experiment_follows_mmpose_config(tmp_path):
+    """rtmpose-m_8xb256-420e_coco-256x192.py, value by value."""
+    cfg = compose_config("train", ["experiment=cspnext_rtmcc_coco", "data.root=/data"], tmp_path)
+    assert cfg.model.backbone.name == "cspnext_m" and cfg.model.backbone.out_stride == 32
+    assert cfg.model.backbone.pretrained
+    assert list(cfg.data.input_size) == [192, 256] and cfg.data.batch_size == 256
+    codec, loss, head = cfg.model.codec, cfg.model.loss, cfg.model.head
+    assert list(codec.sigma) == [4.9, 5.66] and codec.split_ratio == 2.0 and not codec.normalize
+    assert loss.beta == 10.0 and loss.label_softmax
+    assert (head.final_kernel, head.hidden_dims, head.s, head.act_fn) == (7, 256, 128, "SiLU")
+    assert cfg.model.optimizer._target_ == "posekit.models.optim.paramwise_adamw"
+    assert (cfg.model.optimizer.norm_decay_mult, cfg.model.optimizer.bias_decay_mult) == (0, 0)
+    assert cfg.model.optimizer.lr == 4e-3 and cfg.model.optimizer.weight_decay == 0.05
+    assert cfg.trainer.max_epochs == 420 and cfg.model.scheduler.flat_epochs == 210
+    assert (cfg.model.scheduler.warmup_iters, cfg.model.scheduler.eta_min_ratio) == (1000, 0.05)
+    switch = cfg.callbacks.augmentation_switch
+    assert switch.epoch == 390 and switch.settings.augmentation.scale_factor == 0.25
+    assert cfg.data.augmentation.scale_factor == 0.4 and "ema" in cfg.callbacks
+
+
+@pytest.mark.parametrize("dataset", ["coco", "halpe136"])
+def test_alphapose_lite_experiments_follow_the_alphapose_recipe(dataset, tmp_path):
+    cfg = compose_config("train", [f"experiment=mobilenetv3_fastpose_{dataset}", "data.root=/d"],
+                         tmp_path)
+    backbone = cfg.model.backbone
+    assert backbone.name == "mobilenetv3_large_100" and backbone.out_stride == 32
+    assert backbone.pretrained
+    assert cfg.model.head._target_.endswith("FastPoseHead")
+    assert list(cfg.data.input_size) == [192, 256]
+    assert list(cfg.model.codec.heatmap_size) == [48, 64]
+    assert cfg.model.codec.sigma == 2.0 and cfg.model.optimizer.lr == pytest.approx(1e-3)
+    assert cfg.trainer.max_epochs == 270 and list(cfg.model.scheduler.milestones) == [170, 200]
+    aug = cfg.data.augmentation
+    assert (aug.rotation_factor, aug.scale_factor, aug.half_body_prob) == (45.0, 0.35, 0.3)
+    assert aug.half_body_min_keypoints == 8 and aug.flip_prob == 0.5
+    assert cfg.data.batch_size == (48 if dataset == "halpe136" else 32)

@@ -12,9 +12,8 @@ that of the neck and heads.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Iterable
 
-import torch
 from torch import nn
 
 from posekit.models.backbone_protocol import describe
@@ -62,31 +61,3 @@ def keep_norms_in_eval(modules: Iterable[nn.Module]) -> None:
         for layer in module.modules():
             if isinstance(layer, nn.modules.batchnorm._NormBase):
                 layer.eval()
-
-
-def build_optimizer(
-    factory: Callable[..., torch.optim.Optimizer],
-    backbone: nn.Module,
-    others: Iterable[nn.Parameter],
-    backbone_lr_mult: float,
-) -> torch.optim.Optimizer:
-    """The optimizer of the trainable parameters: one group without a multiplier, else two
-    named groups, ``backbone`` at ``lr * backbone_lr_mult`` and ``head`` (neck, heads) at ``lr``.
-
-    ``lr`` is the optimizer's own (``model.optimizer.lr`` or its default).
-    """
-    if backbone_lr_mult <= 0:
-        raise ValueError(f"model.backbone_lr_mult must be > 0, got {backbone_lr_mult}")
-    backbone_params = [p for p in backbone.parameters() if p.requires_grad]
-    other_params = [p for p in others if p.requires_grad]
-    if backbone_lr_mult == 1.0:
-        return factory(params=backbone_params + other_params)
-    groups: list[dict[str, Any]] = [
-        {"params": backbone_params, "name": "backbone"},
-        {"params": other_params, "name": "head"},
-    ]
-    optimizer = factory(params=[g for g in groups if g["params"]])
-    for group in optimizer.param_groups:
-        if group["name"] == "backbone":
-            group["lr"] = group["lr"] * backbone_lr_mult
-    return optimizer

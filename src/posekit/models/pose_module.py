@@ -15,8 +15,9 @@ from posekit.core.batch import Batch, meta_of
 from posekit.core.spec import KeypointSpec
 from posekit.metrics.sample_mean import SampleMean
 from posekit.models.backbone_protocol import Neck, check_backbone, check_neck
-from posekit.models.freeze import build_optimizer, freeze, frozen_modules, keep_norms_in_eval
+from posekit.models.freeze import freeze, frozen_modules, keep_norms_in_eval
 from posekit.models.necks.fit import check_head_fits
+from posekit.models.optim import build_optimizer
 from posekit.models.predict import KeypointPrediction, predict_crops
 from posekit.models.schedules import scheduler_arguments
 
@@ -40,12 +41,18 @@ class AuxiliaryHead:
         loss: reads the head's outputs against its codec's targets.
         weight: factor on its loss in the training loss.
         stride: which backbone feature it reads (one of ``model.backbone.strides``).
+        targets: optional; maps the normalised images (N, 3, H, W) to the head's targets
+            (e.g. a frozen teacher's features for distillation: see
+            :mod:`posekit.models.heads.distill`). Such a head has no codec: its targets are
+            not encoded by the data. It is called without gradients, is not a submodule (its
+            weights are neither trained nor saved in checkpoints) and runs in training only.
     """
 
     head: Callable[..., nn.Module]
     loss: nn.Module
     weight: float = 1.0
     stride: int = 4
+    targets: Callable[[Tensor], dict[str, Tensor]] | None = None
 
 
 class TopDownPoseModule(L.LightningModule):
@@ -120,6 +127,10 @@ class TopDownPoseModule(L.LightningModule):
         freeze(self._frozen)
         keep_norms_in_eval(self._frozen)  # Lightning keeps each module's mode from here on
         self.backbone_lr_mult = float(backbone_lr_mult)
+        # targets computed from the images (a teacher): a plain dict, so not submodules
+        self.aux_targets = {
+            name: aux.targets for name, aux in (aux_heads or {}).items() if aux.targets is not None
+        }
         self.metrics = nn.ModuleList()
         self.eval_loss = SampleMean()  # per sample, so that DDP padding does not count twice
         self.run_config: dict | None = None  # the resolved run config, saved in checkpoints
@@ -135,10 +146,12 @@ class TopDownPoseModule(L.LightningModule):
         num_keypoints: int,
     ) -> tuple[nn.ModuleDict, nn.ModuleDict, dict[str, Codec], dict[str, tuple[float, int]]]:
         """The auxiliary heads and losses, their codecs, and each head's (weight, feature index)."""
-        if set(aux_heads) != set(aux_codecs):
+        encoded = {name for name, aux in aux_heads.items() if aux.targets is None}
+        if encoded != set(aux_codecs):
             raise ValueError(
-                f"model.aux_heads {sorted(aux_heads)} and model.aux_codecs {sorted(aux_codecs)} "
-                "must name the same auxiliary heads (one codec per head)"
+                f"model.aux_heads {sorted(encoded)} and model.aux_codecs {sorted(aux_codecs)} "
+                "must name the same auxiliary heads (one codec per head; heads with "
+                "model.aux_heads.<name>.targets have none)"
             )
         heads, losses, routing = nn.ModuleDict(), nn.ModuleDict(), {}
         for name, aux in aux_heads.items():
@@ -205,27 +218,50 @@ class TopDownPoseModule(L.LightningModule):
             targets[key] = target
         return targets
 
-    def _aux_loss(self, features: list[Tensor], batch: Batch) -> Tensor:
-        """The weighted sum of the auxiliary heads' losses (0 without auxiliary heads)."""
+    @staticmethod
+    def _computed_targets(
+        outputs: dict[str, Tensor], targets: dict[str, Tensor], name: str
+    ) -> dict[str, Tensor]:
+        """Targets of ``model.aux_heads.<name>.targets``, checked against the head's outputs."""
+        for key, output in outputs.items():
+            if key not in targets or targets[key].shape != output.shape:
+                found = {k: list(v.shape) for k, v in targets.items()}
+                raise ValueError(
+                    f"model.aux_heads.{name}: head output '{key}' {list(output.shape)} does not "
+                    f"match its targets {found}: check model.aux_heads.{name}.head and "
+                    f"model.aux_heads.{name}.stride against model.aux_heads.{name}.targets"
+                )
+        return targets
+
+    def _aux_loss(self, features: list[Tensor], batch: Batch, images: Tensor) -> Tensor:
+        """The weighted sum of the auxiliary heads' losses (0 without auxiliary heads);
+        ``images`` are the normalised inputs, for heads whose targets come from them."""
         total = features[0].new_zeros(())
         for name, head in self.aux_heads.items():
             weight, index = self.aux_routing[name]
             outputs = head(features[index])
             prefix = aux_key(name, "")
-            targets = self._targets(outputs, batch, self.aux_codecs[name], prefix)
-            weights = batch[prefix + "keypoint_weights"]
+            if name in self.aux_targets:
+                with torch.no_grad():
+                    computed = self.aux_targets[name](images)
+                targets = self._computed_targets(outputs, computed, name)
+                weights = batch["keypoint_weights"]
+            else:
+                targets = self._targets(outputs, batch, self.aux_codecs[name], prefix)
+                weights = batch[prefix + "keypoint_weights"]
             loss = self.aux_loss_fns[name](outputs, targets, weights)
             self.log(f"train/loss_{name}", loss, batch_size=batch["image"].shape[0])
             total = total + weight * loss
         return total
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        features = self.backbone(self.normalize(batch["image"]))
+        images = self.normalize(batch["image"])
+        features = self.backbone(images)
         outputs = self.head(self._head_input(features))
         targets = self._targets(outputs, batch, self.codec)
         loss = self.loss_fn(outputs, targets, batch["keypoint_weights"])
         if len(self.aux_heads):
-            loss = loss + self._aux_loss(features, batch)
+            loss = loss + self._aux_loss(features, batch, images)
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["image"].shape[0])
         return loss
 
@@ -265,10 +301,9 @@ class TopDownPoseModule(L.LightningModule):
 
     # --- optimisation and checkpoints ---------------------------------------------------
     def configure_optimizers(self) -> Any:
-        others = [p for name, p in self.named_parameters() if not name.startswith("backbone.")]
-        optimizer = build_optimizer(
-            self.optimizer_factory, self.backbone, others, self.backbone_lr_mult
-        )
+        # parameter groups: backbone / head (model.backbone_lr_mult), paramwise weight decay
+        # for factories that take the module (models/optim.py)
+        optimizer = build_optimizer(self.optimizer_factory, self, self.backbone_lr_mult)
         if self.scheduler_factory is None:
             return optimizer
         # per-iteration schedules in epochs (models/schedules.py) also get steps_per_epoch

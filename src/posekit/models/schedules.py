@@ -122,6 +122,52 @@ def warmup_cosine(
     return LambdaLR(optimizer, factors)
 
 
+def _flat_cosine_factor(
+    step: int,
+    flat_steps: int,
+    total_steps: int,
+    min_factor: float,
+    warmup_iters: int,
+    warmup_ratio: float,
+) -> float:
+    progress = min(max(step - flat_steps, 0), total_steps - flat_steps) / (total_steps - flat_steps)
+    decay = min_factor + (1.0 - min_factor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+    return linear_warmup_factor(step, warmup_iters, warmup_ratio) * decay
+
+
+def warmup_flat_cosine(
+    optimizer: Optimizer,
+    steps_per_epoch: int,
+    epochs: int,
+    flat_epochs: int,
+    eta_min_ratio: float = 0.05,
+    warmup_iters: int = 1000,
+    warmup_ratio: float = 1.0e-5,
+) -> LambdaLR:
+    """RTMPose's schedule: linear warmup over ``warmup_iters`` steps, the lr held until epoch
+    ``flat_epochs``, then a cosine to ``eta_min_ratio`` x lr at epoch ``epochs`` (per step).
+
+    As mmpose's LinearLR(start_factor=1e-5, end=1000 iters) followed by
+    CosineAnnealingLR(eta_min=0.05 x base_lr, begin=epochs // 2, T_max=epochs // 2,
+    convert_to_iter_based=True) in the RTMPose configs.
+    """
+    _check_steps_per_epoch(steps_per_epoch)
+    _check_warmup(warmup_iters, warmup_ratio)
+    if not 0 <= flat_epochs < epochs:
+        raise ValueError(f"flat_epochs must lie in [0, epochs={epochs}), got {flat_epochs}")
+    if not 0.0 <= eta_min_ratio <= 1.0:
+        raise ValueError(f"eta_min_ratio must lie in [0, 1], got {eta_min_ratio}")
+    factor = partial(
+        _flat_cosine_factor,
+        flat_steps=flat_epochs * steps_per_epoch,
+        total_steps=epochs * steps_per_epoch,
+        min_factor=eta_min_ratio,
+        warmup_iters=warmup_iters,
+        warmup_ratio=warmup_ratio,
+    )
+    return LambdaLR(optimizer, factor)
+
+
 def optimizer_steps_per_epoch(trainer: L.Trainer) -> int:
     """Optimizer steps in one training epoch of ``trainer`` (this process's share of the data,
     ``limit_train_batches`` and gradient accumulation included)."""

@@ -1,0 +1,157 @@
+"""Train every head family on the bundled sample with one budget and tabulate them.
+
+    python scripts/head_zoo.py [--families heatmap simcc ...] [--out outputs/head_zoo]
+                               [--overrides key=value ...] [--threads 1] [--seconds 3]
+                               [--measure-only]
+
+The families and the shared budget are listed in ``conf/head_zoo.yaml`` (one line per family:
+its name and the train.py overrides that select it). Each family is trained with train.py's
+task in this process (run folder ``<out>/<family>``); its best checkpoint is then reloaded to
+count the parameters the predict path runs (auxiliary heads excluded) and to time CPU inference
+(forward + decode, no flip test, batch 16, ``--threads`` torch threads). Writes
+``<out>/head_zoo.csv`` and ``<out>/head_zoo.md`` with val PCK@0.05, AP, parameters and
+images/s. Speeds are comparable within one run of the script (one machine, one load);
+``--measure-only`` re-times the checkpoints of an earlier zoo in one go.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+from omegaconf import OmegaConf
+
+from posekit.config import CONF_DIR, REPO_ROOT, compose
+from posekit.engine.tasks import train
+from posekit.models.checkpoint import load_model
+from posekit.models.predict import identity_crops, predict_crops
+from posekit.runs.folders import best_checkpoint
+
+ZOO_CONFIG = CONF_DIR / "head_zoo.yaml"
+BATCH = 16
+
+
+def zoo_config(path: Path = ZOO_CONFIG) -> tuple[dict[str, list[str]], list[str]]:
+    """(family -> overrides, budget overrides) of the zoo config."""
+    cfg = OmegaConf.to_container(OmegaConf.load(path))
+    families = {name: [str(o) for o in overrides] for name, overrides in cfg["families"].items()}
+    return families, [str(o) for o in cfg["budget"]]
+
+
+def inference_rate(
+    model: torch.nn.Module, input_size: tuple[int, int], seconds: float = 3.0
+) -> float:
+    """Images/s of forward + decode on random uint8 crops of ``input_size`` (W, H), on the CPU,
+    over about ``seconds``."""
+    width, height = input_size
+    crops = torch.randint(0, 256, (BATCH, 3, height, width), dtype=torch.uint8)
+    center, scale = identity_crops(BATCH, (width, height), crops.device)
+    model = model.cpu().eval()
+    with torch.no_grad():
+        for _ in range(2):  # warm-up
+            predict_crops(model, crops, center, scale, flip_test=False)
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            predict_crops(model, crops, center, scale, flip_test=False)
+            count += BATCH
+    return count / (time.perf_counter() - start)
+
+
+def inference_parameters(model: torch.nn.Module) -> int:
+    """Parameters of backbone, neck and head: what inference runs (not the auxiliary heads)."""
+    parts = [model.backbone, model.head] + ([model.neck] if model.neck is not None else [])
+    return sum(p.numel() for part in parts for p in part.parameters())
+
+
+def run_family(
+    name: str,
+    family: list[str],
+    shared: list[str],
+    out: Path,
+    threads: int,
+    seconds: float,
+    measure_only: bool = False,
+) -> dict[str, object]:
+    """Train one family (``shared`` + ``family`` overrides) and measure its best checkpoint;
+    with ``measure_only``, measure the checkpoint and read the metrics of an earlier run."""
+    run_dir = out / name
+    cfg = compose("train", shared + family, output_dir=run_dir)
+    if measure_only:
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+    else:
+        metrics = train(cfg)
+    model = load_model(best_checkpoint(run_dir))
+    training_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        rate = inference_rate(model, tuple(cfg.data.input_size), seconds)
+    finally:
+        torch.set_num_threads(training_threads)
+    return {
+        "family": name,
+        "overrides": " ".join(family),
+        "PCK@0.05": metrics.get("val/PCK@0.05"),
+        "AP": metrics.get("val/AP"),
+        "params (M)": inference_parameters(model) / 1e6,
+        "images/s": rate,
+    }
+
+
+def to_markdown(frame: pd.DataFrame) -> str:
+    """A markdown table; absent values stay empty."""
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    lines = [header, rule]
+    for _, row in frame.iterrows():
+        cells = []
+        for column in frame.columns:
+            value = row[column]
+            if value is None or (isinstance(value, float) and pd.isna(value)):
+                cells.append("")
+            elif column == "images/s":
+                cells.append(f"{value:.0f}")
+            elif isinstance(value, float):
+                cells.append(f"{value:.3f}" if column != "params (M)" else f"{value:.2f}")
+            else:
+                cells.append(f"`{value}`" if column == "overrides" else str(value))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--families", nargs="*", help="names from conf/head_zoo.yaml (all)")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "outputs" / "head_zoo")
+    parser.add_argument("--overrides", nargs="*", default=[], help="added to every family")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads while timing")
+    parser.add_argument("--seconds", type=float, default=3.0, help="timing per family")
+    parser.add_argument("--config", type=Path, default=ZOO_CONFIG)
+    parser.add_argument("--measure-only", action="store_true",
+                        help="re-time the checkpoints of an earlier zoo in --out, no training")
+    args = parser.parse_args(argv)
+
+    families, budget = zoo_config(args.config)
+    unknown = sorted(set(args.families or []) - set(families))
+    if unknown:
+        parser.error(f"unknown families {unknown}; {args.config} lists {sorted(families)}")
+    shared = budget + args.overrides
+    rows = [
+        run_family(
+            name, families[name], shared, args.out, args.threads, args.seconds, args.measure_only
+        )
+        for name in args.families or families
+    ]
+    frame = pd.DataFrame(rows)
+    args.out.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(args.out / "head_zoo.csv", index=False)
+    (args.out / "head_zoo.md").write_text(to_markdown(frame))
+    print(to_markdown(frame))
+    return frame
+
+
+if __name__ == "__main__":
+    main()
