@@ -6,6 +6,7 @@ import contextlib
 import copy
 import io
 import json
+import math
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
 
@@ -53,11 +54,11 @@ def oks_matrix(keypoints: np.ndarray, areas: np.ndarray, sigmas: np.ndarray) -> 
 def instance_scores(
     keypoint_scores: np.ndarray, box_scores: np.ndarray, threshold: float = 0.2
 ) -> np.ndarray:
-    """Person scores (M,): box score x mean of the keypoint scores (M, K) above ``threshold``
-    (of all keypoint scores when none is), the rescoring of the HRNet / mmpose COCO evaluation."""
+    """Person scores (M,): box score x mean of the keypoint scores (M, K) above ``threshold``,
+    0 when none is above: the rescoring of the official HRNet COCO evaluation and of mmpose."""
     above = keypoint_scores > threshold  # (M, K)
     above_mean = (keypoint_scores * above).sum(axis=1) / np.maximum(above.sum(axis=1), 1)
-    return box_scores * np.where(above.any(axis=1), above_mean, keypoint_scores.mean(axis=1))
+    return box_scores * np.where(above.any(axis=1), above_mean, 0.0)
 
 
 def oks_nms(
@@ -145,12 +146,13 @@ class CocoKeypointAP(KeypointMetric):
 
     Annotations without ``iscrowd`` count as not crowded; without ``num_keypoints`` (or with
     ``keypoints_in_file``) the labelled keypoints are counted. Each prediction's instance score is
-    ``bbox_score * mean(keypoint scores > score_threshold)`` (the mean of all keypoint scores when
-    none is above). With ``use_detections``, OKS-NMS (areas from the predicted boxes) runs on these
+    ``bbox_score * mean(keypoint scores > score_threshold)`` (0 when none is above, as the official
+    HRNet code and mmpose). With ``use_detections``, OKS-NMS (areas from the predicted boxes) runs on these
     rescored instances before evaluation. All images of ``ann_file`` are evaluated.
 
     ``compute()`` returns ``AP, AP50, AP75, APm, APl, AR, AR50, AR75, ARm, ARl`` as fractions
-    (pycocotools' ``-1`` where an area range has no ground truth; all zeros without predictions).
+    (pycocotools' ``-1`` where an area range has no ground truth); without predictions it returns
+    ``{}`` (AP cannot be computed: absent, never 0).
     ``results()`` gives the COCO results list that was evaluated; ``evaluate_results(results)``
     scores any results list (e.g. another method's) the same way.
     """
@@ -273,6 +275,11 @@ class CocoKeypointAP(KeypointMetric):
         ]
 
     def _check_results(self, results: list[dict[str, Any]], source: str) -> None:
+        if not results:
+            raise ValueError(
+                f"{source}: the results list is empty; there is nothing to evaluate (AP is not "
+                "0 but undefined): check that the predictions were written"
+            )
         known = set(self._coco.getImgIds())
         for i, result in enumerate(results):
             where = f"{source}: result [{i}]"
@@ -289,6 +296,13 @@ class CocoKeypointAP(KeypointMetric):
                     f"{where}: {len(result['keypoints'])} keypoint values, expected "
                     f"3 * {self.num_keypoints} (x, y, score per keypoint)"
                 )
+            values = [*result["keypoints"], result["score"]]
+            if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+                raise ValueError(
+                    f"{where} (image_id {result['image_id']}): keypoints and score must be "
+                    "finite numbers; found NaN, inf or a non-number (OKS would count a NaN "
+                    "keypoint as a perfect match)"
+                )
 
     def _summaries(self, evaluator: COCOeval) -> dict[str, float]:
         """The reported numbers of one evaluation of all images."""
@@ -297,10 +311,6 @@ class CocoKeypointAP(KeypointMetric):
     def _evaluate(
         self, results: list[dict[str, Any]], source: str = "CocoKeypointAP"
     ) -> dict[str, float]:
-        if not results:
-            empty = {key: 0.0 for key in self.stat_keys}
-            empty.update({f"{s}/{part}": 0.0 for part in self.parts for s in ("AP", "AR")})
-            return empty
         self._check_results(results, source)
         values = self._summaries(run_cocoeval(self._coco, results, self.sigmas))
         for part, (start, end) in self.parts.items():
@@ -312,7 +322,8 @@ class CocoKeypointAP(KeypointMetric):
         return values
 
     def compute(self) -> dict[str, Tensor]:
-        return self._scalars(self._evaluate(self._build_results(self._collect())))
+        results = self._build_results(self._collect())
+        return self._scalars(self._evaluate(results)) if results else {}
 
     def results(self) -> list[dict[str, Any]]:
         """The de-duplicated (and, with detections, OKS-NMS filtered) COCO results list, with

@@ -211,7 +211,9 @@ class TopDownPoseModule(L.LightningModule):
         per_sample = self.loss_fn.per_sample(
             prediction.outputs, targets, batch["keypoint_weights"]
         )
-        self.eval_loss.update(per_sample, batch["sample_idx"])
+        # a loss needs targets: samples without a labelled keypoint (detected boxes) have none
+        labelled = batch["keypoint_weights"].flatten(1).gt(0).any(dim=1)  # (N,)
+        self.eval_loss.update(per_sample[labelled], batch["sample_idx"][labelled])
         meta = meta_of(batch)
         for metric in self.metrics:
             metric.update(prediction.keypoints, prediction.scores, meta)
@@ -223,7 +225,10 @@ class TopDownPoseModule(L.LightningModule):
             metric.reset()
 
     def on_validation_epoch_end(self) -> None:
-        results: dict[str, Tensor] = {"loss": self.eval_loss.compute()}
+        results: dict[str, Tensor] = {}
+        loss = self.eval_loss.compute()
+        if loss is not None:  # absent with detected boxes (no targets), never 0
+            results["loss"] = loss
         for metric in self.metrics:
             results.update(metric.compute())
         self.log_dict({f"val/{name}": value for name, value in results.items()})
