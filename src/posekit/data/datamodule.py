@@ -89,6 +89,10 @@ class TopDownDataModule(L.LightningDataModule):
     def val_records(self) -> list[PersonRecord]:
         ...
 
+    def val_source(self) -> str:
+        """Where the validation people come from, for messages."""
+        return str(self.root)
+
     def build_metrics(self) -> list[Any]:
         """New instances of the data config's metrics (``metrics:``), completed with the spec."""
         return [factory(spec=self.spec) for factory in self.metric_factories.values()]
@@ -145,10 +149,21 @@ class TopDownDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit") and self.train_set is None:
             records = self.train_records()
+            if not records:
+                raise ValueError(
+                    f"{type(self).__name__}: the training set is empty: every person was "
+                    "skipped or none is listed (the log above says why)"
+                )
             self._check_images_exist(records, "training")
             self.train_set = self._dataset(records, train=True)
         if self.val_set is None:
             records = self.val_records()
+            if not records:
+                raise ValueError(
+                    f"{type(self).__name__}: the validation set is empty: every person of "
+                    f"{self.val_source()} was skipped or none is listed (the log above says "
+                    "why). There is nothing to evaluate: fix the annotations or data.val_ann"
+                )
             self._check_images_exist(records, "validation")
             self.val_set = self._dataset(records, train=False)
 

@@ -6,6 +6,7 @@ import contextlib
 import copy
 import io
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
@@ -15,7 +16,10 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from torch import Tensor
 
+from posekit.core.boxes import clip_bbox, finite_numbers
 from posekit.metrics.base import KeypointMetric
+
+log = logging.getLogger(__name__)
 
 STAT_KEYS = (
     "AP",
@@ -144,8 +148,10 @@ class CocoKeypointAP(KeypointMetric):
             the whole-body evaluations do (Halpe: body, foot, face, hand): ``AP/<name>`` and
             ``AR/<name>``; a person counts for a part only when that part has labelled keypoints.
 
-    Annotations without ``iscrowd`` count as not crowded; without ``num_keypoints`` (or with
-    ``keypoints_in_file``) the labelled keypoints are counted. Each prediction's instance score is
+    Annotations without ``iscrowd`` count as not crowded; ``num_keypoints`` is always counted
+    from the visibility flags, and people whose box is empty once clipped to the image
+    (:func:`posekit.core.boxes.clip_bbox`) are left out: the data loader skips both, so neither
+    counts as a miss. Each prediction's instance score is
     ``bbox_score * mean(keypoint scores > score_threshold)`` (0 when none is above, as the official
     HRNet code and mmpose). With ``use_detections``, OKS-NMS (areas from the predicted boxes) runs on these
     rescored instances before evaluation. All images of ``ann_file`` are evaluated.
@@ -210,6 +216,8 @@ class CocoKeypointAP(KeypointMetric):
     def _load_annotations(self) -> dict:
         dataset = load_coco_gt(self.ann_file)
         k, in_file = self.num_keypoints, self.keypoints_in_file
+        sizes = {im.get("id"): (im.get("width"), im.get("height")) for im in dataset["images"]}
+        kept, dropped = [], 0
         for i, ann in enumerate(dataset["annotations"]):
             where = f"{self.ann_file}: annotations[{i}] (id {ann.get('id', '?')})"
             missing = [key for key in ("id", "image_id", "bbox", "keypoints") if key not in ann]
@@ -220,17 +228,32 @@ class CocoKeypointAP(KeypointMetric):
                     f"{where}: {len(ann['keypoints'])} keypoint values, expected 3 * {in_file}; "
                     "check that the keypoint spec (and keypoints_in_file) match this file"
                 )
-            if in_file != k:
-                ann["keypoints"] = ann["keypoints"][: 3 * k]
-            if in_file != k or "num_keypoints" not in ann:
-                ann["num_keypoints"] = int(sum(1 for v in ann["keypoints"][2::3] if v > 0))
+            if not finite_numbers(ann["keypoints"]) or not finite_numbers(ann["bbox"]):
+                raise ValueError(f"{where}: keypoints and bbox must be finite numbers")
+            ann["keypoints"] = ann["keypoints"][: 3 * k]
+            # counted from the flags, whatever the file says: a person whose keypoints are all
+            # unlabelled is ignored here as the loader skips it (num_keypoints 0)
+            ann["num_keypoints"] = int(sum(1 for v in ann["keypoints"][2::3] if v > 0))
             ann.setdefault("iscrowd", 0)
+            box, _ = clip_bbox(ann["bbox"], *sizes.get(ann["image_id"], (None, None)))
+            if box is None and not ann["iscrowd"]:
+                dropped += 1  # the loader skips it too (posekit.core.boxes): not a miss
+                continue
             ann.setdefault("category_id", dataset["categories"][0]["id"])
             box_area = float(ann["bbox"][2] * ann["bbox"][3])
             if not self.use_area:
                 ann["area"] = BOX_AREA_FACTOR * box_area
             elif "area" not in ann:
                 ann["area"] = box_area
+            kept.append(ann)
+        if dropped:
+            log.info(
+                "%s: %d people with an empty box (zero or negative size, or outside the image) "
+                "left out of the ground truth, as the data loader skips them",
+                self.ann_file,
+                dropped,
+            )
+        dataset["annotations"] = kept
         return dataset
 
     def _build_results(self, states: dict[str, Tensor] | None) -> list[dict[str, Any]]:
