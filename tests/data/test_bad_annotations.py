@@ -4,6 +4,7 @@ the loader and the metric agree on who is ground truth; an empty validation set 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 import torch
 from test_data import COCO_SPEC, SAMPLE, sample_module
 
+from posekit.core.io import TruncatedImageError
 from posekit.data.formats.coco import load_coco_records
 from posekit.metrics import CocoKeypointAP
 
@@ -97,3 +99,36 @@ def test_mpii_non_finite_joints_name_the_record(tmp_path, value):
     path.write_text(json.dumps([record, record]))
     with pytest.raises(ValueError, match=r"mpii_val.json: record \[0\] \(image 000001.jpg\): holds"):
         load_mpii_records(path, tmp_path)
+
+
+def truncated_copy(source: Path, target: Path, keep: float = 0.6) -> Path:
+    target.write_bytes(source.read_bytes()[: int(source.stat().st_size * keep)])
+    return target
+
+
+def sample_copy_with_truncated_image(tmp_path: Path, split: str) -> tuple[Path, str]:
+    """A copy of the sample whose first image of ``split`` is truncated; returns root, name."""
+    root = tmp_path / "sample"
+    shutil.copytree(SAMPLE / "annotations", root / "annotations")
+    (root / "images").mkdir()
+    for image in (SAMPLE / "images").iterdir():
+        (root / "images" / image.name).symlink_to(image)
+    ann = json.loads((SAMPLE / "annotations" / f"{split}.json").read_text())
+    name = ann["images"][0]["file_name"]
+    (root / "images" / name).unlink()
+    truncated_copy(SAMPLE / "images" / name, root / "images" / name)
+    return root, name
+
+
+def test_validation_fails_and_training_skips_truncated_images(tmp_path, caplog):
+    root, name = sample_copy_with_truncated_image(tmp_path / "val", "val")
+    with pytest.raises(TruncatedImageError, match=rf"{name} \(image id .*truncated JPEG"):
+        sample_module(root=str(root)).setup("validate")
+
+    root, name = sample_copy_with_truncated_image(tmp_path / "train", "train")
+    caplog.set_level(logging.WARNING)
+    module = sample_module(root=str(root))
+    module.setup("fit")
+    assert name not in {Path(r.image_path).name for r in module.train_set.records}
+    warnings = [r.message for r in caplog.records if "truncated" in r.getMessage()]
+    assert len(warnings) == 1 and "skipped 1 truncated training images" in caplog.text

@@ -11,6 +11,7 @@ import lightning as L
 from torch.utils.data import DataLoader
 
 from posekit.codecs import Codec
+from posekit.core.io import check_not_truncated, jpeg_is_truncated
 from posekit.core.spec import KeypointSpec
 from posekit.data.augment import GeometricAugmentation
 from posekit.data.records import PersonRecord
@@ -120,9 +121,11 @@ class TopDownDataModule(L.LightningDataModule):
                 f"{type(self).__name__} expects:\n{self.layout}"
             )
 
-    def _check_images_exist(self, records: list[PersonRecord], split: str) -> None:
+    def _check_images_exist(self, records: list[PersonRecord], split: str) -> list[PersonRecord]:
+        """The records whose image exists and is whole. A missing image fails; a truncated JPEG
+        fails in validation (naming it) and is skipped in training (counted once)."""
         if not self.check_images:
-            return
+            return records
         paths = sorted({r.image_path for r in records})
         missing = [p for p in paths if not Path(p).is_file()]
         if missing:
@@ -132,6 +135,21 @@ class TopDownDataModule(L.LightningDataModule):
                 f"(image id {example.image_id}, annotation id {example.ann_id}). "
                 "Check data.root and the image folder names."
             )
+        truncated = {p for p in paths if jpeg_is_truncated(p)}
+        if not truncated:
+            return records
+        if split != "training":
+            example = next(r for r in records if r.image_path in truncated)
+            check_not_truncated(
+                example.image_path, f"image id {example.image_id}, annotation id {example.ann_id}"
+            )
+        log.warning(
+            "skipped %d truncated training images (%d people), e.g. %s: copy them again",
+            len(truncated),
+            sum(r.image_path in truncated for r in records),
+            sorted(truncated)[0],
+        )
+        return [r for r in records if r.image_path not in truncated]
 
     def _dataset(self, records: list[PersonRecord], train: bool) -> TopDownDataset:
         return TopDownDataset(
@@ -154,7 +172,7 @@ class TopDownDataModule(L.LightningDataModule):
                     f"{type(self).__name__}: the training set is empty: every person was "
                     "skipped or none is listed (the log above says why)"
                 )
-            self._check_images_exist(records, "training")
+            records = self._check_images_exist(records, "training")
             self.train_set = self._dataset(records, train=True)
         if self.val_set is None:
             records = self.val_records()
@@ -164,7 +182,7 @@ class TopDownDataModule(L.LightningDataModule):
                     f"{self.val_source()} was skipped or none is listed (the log above says "
                     "why). There is nothing to evaluate: fix the annotations or data.val_ann"
                 )
-            self._check_images_exist(records, "validation")
+            records = self._check_images_exist(records, "validation")
             self.val_set = self._dataset(records, train=False)
 
     def _loader(self, dataset: TopDownDataset, batch_size: int, shuffle: bool) -> DataLoader:
