@@ -112,6 +112,35 @@ class KeypointSpec:
         return cls(source=source, **{key: _to_plain(value) for key, value in data.items()})
 
 
+def keypoint_differences(model: KeypointSpec, data: KeypointSpec) -> str | None:
+    """What differs between the keypoints a model predicts and those of a data set, in words;
+    None when the names match in order."""
+    if model.names == data.names:
+        return None
+    only_model = [n for n in model.names if n not in data.names]
+    only_data = [n for n in data.names if n not in model.names]
+    parts = [f"the model predicts {model.num_keypoints} keypoints ('{model.name}'), the data has "
+             f"{data.num_keypoints} ('{data.name}')"]
+    if only_model:
+        parts.append(f"only the model has {only_model}")
+    if only_data:
+        parts.append(f"only the data has {only_data}")
+    if not only_model and not only_data:
+        moved = [n for i, n in enumerate(model.names) if data.names[i] != n]
+        parts.append(f"the same names in another order ({moved[:6]} move)")
+    return "; ".join(parts)
+
+
+def check_same_keypoints(model: KeypointSpec, data: KeypointSpec, what: str) -> None:
+    """Raise ValueError naming ``what`` (the checkpoint) when the keypoints differ."""
+    difference = keypoint_differences(model, data)
+    if difference is not None:
+        raise ValueError(
+            f"{what} does not predict this data set's keypoints: {difference}. Evaluate it on "
+            "data with its keypoint set (data=..., data.keypoints=...)"
+        )
+
+
 _SIDE = re.compile(r"^(left|right|l|r)[_\-.]|[_\-.](left|right|l|r)$", re.IGNORECASE)
 
 

@@ -14,6 +14,7 @@ from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from posekit.core.io import write_json
+from posekit.core.spec import check_same_keypoints
 from posekit.engine.distributed import (
     check_ddp_launch,
     end_ddp_launch,
@@ -113,6 +114,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         cfg.model = saved.model  # the data's codec interpolation follows the checkpoint
         cfg.data.input_size = saved.model.codec.input_size
     datamodule = instantiate(cfg.data)
+    check_same_keypoints(model.spec, datamodule.spec, f"checkpoint {cfg.ckpt_path}")
     trainer = build_trainer(cfg)
     (results,) = trainer.validate(model, datamodule=datamodule, verbose=False)
     metrics = {**scalar_metrics(results), "val/boxes": datamodule.boxes}

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from posekit.codecs import Codec
 from posekit.core.batch import Batch, meta_of
-from posekit.core.spec import KeypointSpec
+from posekit.core.spec import KeypointSpec, check_same_keypoints
 from posekit.metrics.sample_mean import SampleMean
 from posekit.models.predict import KeypointPrediction, predict_crops
 from posekit.models.schedules import scheduler_arguments
@@ -203,6 +203,9 @@ class TopDownPoseModule(L.LightningModule):
         module validated in one process gets its own metrics)."""
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
         if datamodule is not None:
+            data_spec = getattr(datamodule, "spec", None)
+            if data_spec is not None:
+                check_same_keypoints(self.spec, data_spec, "the model")
             self.metrics = nn.ModuleList(datamodule.build_metrics())
 
     def validation_step(self, batch: Batch, batch_idx: int) -> KeypointPrediction:
