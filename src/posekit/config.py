@@ -34,9 +34,14 @@ def size_div(size: Sequence[int], divisor: int) -> ListConfig:
     return ListConfig([v // int(divisor) for v in values])
 
 
+def process_id() -> int:
+    """``${pid:}``: this process's id, which makes run folder names unique on one machine."""
+    return os.getpid()
+
+
 def register_resolvers() -> None:
-    """The resolvers posekit's configs use: ``path_join`` and ``size_div``."""
-    for name, function in (("path_join", path_join), ("size_div", size_div)):
+    """The resolvers posekit's configs use: ``path_join``, ``size_div`` and ``pid``."""
+    for name, function in (("path_join", path_join), ("size_div", size_div), ("pid", process_id)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, function)
 
