@@ -37,6 +37,7 @@ _MM_HEAD = r"(?:head|keypoint_head)"
 # posekit tensors that are not learned weights: fixed by the code, not read from a source
 CONSTANT_TENSORS = ("pixel_mean", "pixel_std")
 COUNTER_SUFFIX = "num_batches_tracked"
+SUMMARY_LINES = 10  # listed keys per group in a report; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -101,11 +102,35 @@ class ConversionReport:
             )
         if self.unmapped_source:
             lines.append(f"{len(self.unmapped_source)} source tensors not used:")
-            lines += [f"  {key}: {why}" for key, why in self.unmapped_source.items()]
+            lines += _first_lines([f"{key}: {why}" for key, why in self.unmapped_source.items()])
         if self.unset_target:
             lines.append(f"{len(self.unset_target)} posekit tensors left unset:")
-            lines += [f"  {key}" for key in self.unset_target]
+            lines += _first_lines(self.unset_target)
         return "\n".join(lines)
+
+
+def _first_lines(items: list[str]) -> list[str]:
+    """The first SUMMARY_LINES items, indented, and how many more there are."""
+    lines = [f"  {item}" for item in items[:SUMMARY_LINES]]
+    if len(items) > SUMMARY_LINES:
+        lines.append(f"  ... and {len(items) - SUMMARY_LINES} more")
+    return lines
+
+
+def mapped_counts(
+    source_state: Mapping[str, Tensor], target_state: Mapping[str, Tensor]
+) -> dict[str, int]:
+    """For each known source, how many source tensors its rules map onto the posekit model
+    with the right shape: the source with the most is what the file most likely is."""
+    counts = {}
+    for name, rules in RULES.items():
+        count = 0
+        for key, value in source_state.items():
+            target = next((t for rule in rules if (t := rule.apply(key)) is not None), None)
+            if target in target_state and tuple(target_state[target].shape) == tuple(value.shape):
+                count += 1
+        counts[name] = count
+    return counts
 
 
 def load_source_state_dict(path: str | Path) -> dict[str, Tensor]:
@@ -184,11 +209,32 @@ def convert_state_dict(
             report.kept_counters.append(key)
         else:
             report.unset_target.append(key)
+    if not report.mapped:
+        raise ConversionError(
+            f"no tensor of the checkpoint maps onto the posekit model with --source {source} "
+            "(whatever --allow-unmapped / --allow-unset say, an import of nothing is refused)"
+            + _source_hint(source_state, target_state, source)
+        )
     problems = []
     if report.unmapped_source and not allow_unmapped:
         problems.append("source tensors are not used (allow_unmapped=True, --allow-unmapped)")
     if report.unset_target and not allow_unset:
         problems.append("posekit tensors are left unset (allow_unset=True, --allow-unset)")
     if problems:
-        raise ConversionError("; ".join(problems) + "\n" + report.summary())
+        hint = _source_hint(source_state, target_state, source)
+        raise ConversionError("; ".join(problems) + hint + "\n" + report.summary())
     return converted, report
+
+
+def _source_hint(
+    source_state: Mapping[str, Tensor], target_state: Mapping[str, Tensor], source: str
+) -> str:
+    """``; it looks like --source X (maps N of M tensors)`` when another source fits better."""
+    counts = mapped_counts(source_state, target_state)
+    best = max(counts, key=lambda name: counts[name])
+    if best == source or counts[best] <= counts[source]:
+        return ""
+    return (
+        f". The file looks like --source {best}: its rules map {counts[best]} of "
+        f"{len(source_state)} tensors (--source {source}: {counts[source]})"
+    )
