@@ -38,7 +38,8 @@ def test_non_finite_or_text_coordinates_name_the_file_and_record(tmp_path, field
     ann = {"id": 9, "image_id": 1, "bbox": [10, 10, 50, 80], "keypoints": list(KEYPOINTS)}
     ann[field][1] = value
     path = write_annotations(tmp_path / "ann.json", [ann])
-    with pytest.raises(ValueError, match=rf"ann.json: annotations\[0\] \(id 9\): '{field}' holds {shown}"):
+    expected = rf"ann.json: annotations\[0\] \(id 9\): '{field}' holds {shown}"
+    with pytest.raises(ValueError, match=expected):
         load_coco_records(path, tmp_path, 17)
     with pytest.raises(ValueError, match=r"ann.json: annotations\[0\] \(id 9\): .*finite numbers"):
         CocoKeypointAP(str(path), spec=COCO_SPEC)
@@ -51,8 +52,10 @@ def test_loader_and_metric_agree_on_skipped_people(tmp_path):
     path = write_annotations(
         tmp_path / "ann.json",
         [
-            {"id": 1, "image_id": 1, "bbox": [10, 10, 50, 80], "keypoints": KEYPOINTS, "area": 4000},
-            {"id": 2, "image_id": 1, "bbox": [150, 10, 50, 80], "keypoints": KEYPOINTS, "area": 4000},
+            {"id": 1, "image_id": 1, "bbox": [10, 10, 50, 80], "keypoints": KEYPOINTS,
+             "area": 4000},
+            {"id": 2, "image_id": 1, "bbox": [150, 10, 50, 80], "keypoints": KEYPOINTS,
+             "area": 4000},
             {"id": 3, "image_id": 1, "bbox": [10, 10, 50, 80], "keypoints": unlabelled,
              "num_keypoints": 17, "area": 4000},
         ],
@@ -97,7 +100,8 @@ def test_mpii_non_finite_joints_name_the_record(tmp_path, value):
               "joints_vis": [1] * 16}
     path = tmp_path / "mpii_val.json"
     path.write_text(json.dumps([record, record]))
-    with pytest.raises(ValueError, match=r"mpii_val.json: record \[0\] \(image 000001.jpg\): holds"):
+    expected = r"mpii_val.json: record \[0\] \(image 000001.jpg\): holds"
+    with pytest.raises(ValueError, match=expected):
         load_mpii_records(path, tmp_path)
 
 

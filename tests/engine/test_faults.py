@@ -74,7 +74,9 @@ def train(run_dir: Path, *overrides: str, sigterm_after_checkpoint: bool = False
 @pytest.mark.slow
 def test_sigterm_then_refused_folder_then_resume_with_history(tmp_path):
     run_dir = tmp_path / "run"
-    code, output, killed_at = train(run_dir, "trainer.max_epochs=100", sigterm_after_checkpoint=True)
+    code, output, killed_at = train(
+        run_dir, "trainer.max_epochs=100", sigterm_after_checkpoint=True
+    )
     last = run_dir / "checkpoints" / "last.ckpt"
     assert code == SIGTERM_EXIT_CODE, output[-3000:]
     assert f"Resume with: python train.py ckpt_path=last hydra.run.dir={run_dir}" in output

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from posekit.metrics import CocoKeypointAP, MMPosePCK, MPIIPCKh, PCKMetric
-from test_metrics import (  # noqa: F401 (coco_file is a fixture); pytest puts tests/metrics on sys.path
+# pytest puts tests/metrics on sys.path; coco_file is a fixture
+from test_metrics import (  # noqa: F401
     COCO_SIGMAS,
     coco_file,
     gt_predictions,

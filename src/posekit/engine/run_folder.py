@@ -77,7 +77,8 @@ def guard_run_folder(config: DictConfig) -> None:
     resuming = config.get("ckpt_path") is not None
     if checkpoints and not resuming:
         raise RunFolderError(
-            f"error: {run_dir} already holds another run's checkpoints ({checkpoints[0].name}, ...). "
+            f"error: {run_dir} already holds another run's checkpoints "
+            f"({checkpoints[0].name}, ...). "
             f"Resume it with ckpt_path=last hydra.run.dir={run_dir}, or train in another folder"
         )
     hydra_dir = run_dir / str(config.hydra.output_subdir or ".hydra")

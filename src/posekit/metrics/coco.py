@@ -153,8 +153,8 @@ class CocoKeypointAP(KeypointMetric):
     (:func:`posekit.core.boxes.clip_bbox`) are left out: the data loader skips both, so neither
     counts as a miss. Each prediction's instance score is
     ``bbox_score * mean(keypoint scores > score_threshold)`` (0 when none is above, as the official
-    HRNet code and mmpose). With ``use_detections``, OKS-NMS (areas from the predicted boxes) runs on these
-    rescored instances before evaluation. All images of ``ann_file`` are evaluated.
+    HRNet code and mmpose). With ``use_detections``, OKS-NMS (areas from the predicted boxes)
+    runs on these rescored instances before evaluation. All images of ``ann_file`` are evaluated.
 
     ``compute()`` returns ``AP, AP50, AP75, APm, APl, AR, AR50, AR75, ARm, ARl`` as fractions
     (pycocotools' ``-1`` where an area range has no ground truth); without predictions it returns

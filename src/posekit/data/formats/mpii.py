@@ -51,7 +51,8 @@ def load_mpii_records(
         missing = [key for key in ("image", "center", "scale", "joints") if key not in ann]
         if missing:
             raise ValueError(f"{where}: missing required keys {missing}")
-        flat = [v for joint in ann["joints"] for v in (joint if isinstance(joint, list) else [joint])]
+        joints_list = ann["joints"] if isinstance(ann["joints"], list) else [ann["joints"]]
+        flat = [v for joint in joints_list for v in (joint if isinstance(joint, list) else [joint])]
         values = [*flat, *ann["center"], ann["scale"], *ann.get("joints_vis", [])]
         if not finite_numbers(values):
             bad = next(v for v in values if not finite_numbers([v]))
