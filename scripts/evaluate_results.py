@@ -17,6 +17,7 @@ define the protocol. COCO-format results are scored as given (no rescoring, no N
 from __future__ import annotations
 
 import argparse
+import sys
 
 from posekit.engine.results import score_results
 
@@ -29,7 +30,12 @@ def main() -> None:
     parser.add_argument("--mat", help="MPII: mpii_gt_val.mat with the head boxes")
     parser.add_argument("--keypoints", help="custom sets: the keypoint spec yaml")
     args = parser.parse_args()
-    metrics = score_results(args.data, args.results, args.annotations, args.mat, args.keypoints)
+    try:
+        metrics = score_results(
+            args.data, args.results, args.annotations, args.mat, args.keypoints
+        )
+    except (ValueError, KeyError, FileNotFoundError) as err:  # bad input: say why, exit 1
+        sys.exit(f"evaluate_results.py: {err}")
     print(f"{args.data}: {args.results}")
     for name, value in metrics.items():
         print(f"{name:>16s}  {value:.4f}")

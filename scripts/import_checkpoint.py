@@ -16,6 +16,7 @@ tensors posekit does not use, or posekit tensors left unset, stop the import unl
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -23,10 +24,11 @@ from omegaconf import DictConfig
 from posekit.config import compose
 from posekit.deploy.import_weights import (
     SOURCES,
+    ConversionError,
     convert_state_dict,
     load_source_state_dict,
 )
-from posekit.models.checkpoint import build_model, save_checkpoint
+from posekit.models.checkpoint import CheckpointError, build_model, save_checkpoint
 
 
 def compose_experiment(experiment: str, overrides: list[str], output_dir: Path) -> DictConfig:
@@ -84,4 +86,7 @@ def main(argv: list[str] | None = None) -> Path:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (ConversionError, CheckpointError) as err:  # bad input: the reason, no traceback
+        sys.exit(f"import_checkpoint.py: {err}")

@@ -1,16 +1,17 @@
 """Run a trained model on an image, a folder of images or a video.
 
     python scripts/infer.py --checkpoint <run folder | file.ckpt> --input <image | folder | video>
-        [--detections boxes.json | --detector torchvision] [--out DIR] [--no-flip]
+        [--detections boxes.json | --detector hog|torchvision] [--out DIR] [--no-flip]
         [--score-threshold 0] [--box-threshold 0.3] [--batch-size 64] [--device cpu]
         [--maps]
 
 Person boxes come from ``--detections`` (a COCO results list whose image_id is the 0-based
 position of the image in the name-sorted input, or the frame number; or a mapping
-``{file name: [[x, y, w, h(, score)], ...]}``; see ``posekit/detections.py``), from torchvision's
-COCO Faster R-CNN (``--detector torchvision``; when its weights can be neither found in the
-torch hub cache nor downloaded, this says so and falls back), or else the whole image is one
-person box.
+``{file name: [[x, y, w, h(, score)], ...]}``; see ``posekit/deploy/detections.py``), from
+OpenCV's HOG pedestrian detector (``--detector hog``: no download; OpenCV 4 ships it), from
+torchvision's COCO Faster R-CNN (``--detector torchvision``; when its weights can be neither
+found in the torch hub cache nor downloaded, this says so and tries HOG), or else, with a loud
+warning, the whole image is one person box.
 
 Writes into ``--out`` (default ``logs/infer/runs/<date>_<time>``):
   results.json         COCO keypoint results (image_id, file_name, category_id, keypoints,
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -36,6 +38,7 @@ from posekit.core.io import read_rgb_image
 from posekit.deploy.detections import (
     DetectionsFile,
     DetectorUnavailable,
+    HogPersonDetector,
     load_torchvision_detector,
 )
 from posekit.deploy.media import VideoReader, VideoWriter, is_video, list_images
@@ -66,7 +69,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--input", required=True, type=Path, help="an image, a folder or a video")
     boxes = parser.add_mutually_exclusive_group()
     boxes.add_argument("--detections", type=Path, help="person boxes (JSON, see above)")
-    boxes.add_argument("--detector", choices=["torchvision"], help="detect the people")
+    boxes.add_argument(
+        "--detector",
+        choices=["hog", "torchvision"],
+        help="detect the people: hog (OpenCV's HOG pedestrian detector, no download) or "
+        "torchvision (Faster R-CNN, weights from the torch hub cache or downloaded)",
+    )
     parser.add_argument("--out", type=Path, help="output folder")
     parser.add_argument("--no-flip", action="store_true", help="no flip test")
     parser.add_argument(
@@ -89,18 +97,32 @@ def whole_image(index: int, name: str, image: np.ndarray) -> tuple[np.ndarray, n
     return whole_image_box(image), np.ones(1, dtype=np.float32)
 
 
+WHOLE_IMAGE_WARNING = (
+    "WARNING: NO PERSON DETECTOR: every image is taken as ONE person box covering the whole "
+    "image. The skeletons are meaningless unless one person fills each image. Pass "
+    "--detector hog (no download), --detector torchvision or --detections boxes.json."
+)
+
+
 def box_source(args: argparse.Namespace) -> BoxSource:
     if args.detections is not None:
         detections = DetectionsFile(args.detections, score_threshold=args.box_threshold)
         return lambda index, name, image: detections.boxes(index, name)
+    detector = None
     if args.detector == "torchvision":
         try:
             detector = load_torchvision_detector(args.box_threshold, device=args.device)
         except DetectorUnavailable as err:
-            print(f"{err}\nfalling back to the whole image as one person box")
-            return whole_image
-        return lambda index, name, image: detector(image)
-    return whole_image
+            print(f"{err}\ntrying OpenCV's HOG people detector instead", file=sys.stderr)
+    if args.detector is not None and detector is None:
+        try:
+            detector = HogPersonDetector(args.box_threshold)
+        except DetectorUnavailable as err:
+            print(err, file=sys.stderr)
+    if detector is None:
+        print(WHOLE_IMAGE_WARNING, file=sys.stderr)
+        return whole_image
+    return lambda index, name, image: detector(image)
 
 
 def overlay(

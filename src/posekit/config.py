@@ -42,9 +42,20 @@ def joint_weights(keypoints: DictConfig) -> ListConfig:
     return ListConfig(list(instantiate(keypoints).joint_weights))
 
 
+def process_id() -> int:
+    """``${pid:}``: this process's id, which makes run folder names unique on one machine."""
+    return os.getpid()
+
+
 def register_resolvers() -> None:
-    """The resolvers posekit's configs use: ``path_join``, ``size_div`` and ``joint_weights``."""
-    resolvers = (("path_join", path_join), ("size_div", size_div), ("joint_weights", joint_weights))
+    """The resolvers posekit's configs use: ``path_join``, ``size_div``, ``joint_weights`` and
+    ``pid``."""
+    resolvers = (
+        ("path_join", path_join),
+        ("size_div", size_div),
+        ("joint_weights", joint_weights),
+        ("pid", process_id),
+    )
     for name, function in resolvers:
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, function)

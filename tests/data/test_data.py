@@ -107,6 +107,9 @@ def test_degenerate_records_are_skipped_and_counted(tmp_path, caplog):
             {"id": 1, "image_id": 1, "bbox": [0, 0, 10, 10], "keypoints": kps},
             {"id": 2, "image_id": 1, "bbox": [5, 5, 0, 10], "keypoints": kps},
             {"id": 3, "image_id": 1, "bbox": [0, 0, 10, 10], "keypoints": [0] * 51},
+            {"id": 4, "image_id": 1, "bbox": [5, 5, -3, 10], "keypoints": kps},
+            {"id": 5, "image_id": 1, "bbox": [120, 5, 10, 10], "keypoints": kps},
+            {"id": 6, "image_id": 1, "bbox": [150, 5, 10, 10], "keypoints": kps},
         ],
     }
     path = _write(tmp_path / "ann.json", json.dumps(data))
@@ -114,7 +117,9 @@ def test_degenerate_records_are_skipped_and_counted(tmp_path, caplog):
     records = load_coco_records(path, tmp_path, 17)
     assert [r.ann_id for r in records] == [1]
     assert "1 people without labelled keypoints" in caplog.text
-    assert "1 boxes of zero size" in caplog.text
+    assert "1 boxes of zero width or height (e.g. 2)" in caplog.text
+    assert "1 boxes of negative width or height (e.g. 4)" in caplog.text
+    assert "2 boxes outside the image (e.g. 5, 6)" in caplog.text
 
 
 def test_missing_root_shows_the_expected_layout(tmp_path):

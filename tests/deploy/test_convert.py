@@ -219,3 +219,24 @@ def test_two_source_tensors_for_one_posekit_tensor_is_an_error():
               "keypoint_head.final_layer.weight": torch.ones(17, 32, 1, 1)}  # fmt: skip
     with pytest.raises(ConversionError, match="both map to head.final.weight"):
         convert_state_dict(source, target, "mmpose")
+
+
+def test_wrong_source_suggests_the_right_one_in_a_few_lines(tmp_path):
+    target = _model("mmpose", tmp_path, seed=0).state_dict()
+    published = official_names(target, "mmpose")  # backbone.* / head.* names
+    with pytest.raises(ConversionError) as info:
+        convert_state_dict(published, target, "simcc")
+    message = str(info.value)
+    assert "looks like --source mmpose" in message
+    assert f"map {len(published)} of {len(published)} tensors" in message
+    assert len(message.splitlines()) < 5
+    # long reports list ten keys per group and count the rest
+    hrnet_target = _model("hrnet", tmp_path, seed=0).state_dict()
+    extra = official_names(hrnet_target, "hrnet")
+    extra.update({f"classifier.{i}.weight": torch.zeros(1) for i in range(40)})
+    with pytest.raises(ConversionError, match=r"\.\.\. and 30 more") as info:
+        convert_state_dict(extra, hrnet_target, "hrnet")
+    assert len(str(info.value).splitlines()) < 20
+    # even with both allowances, an import that maps nothing is refused
+    with pytest.raises(ConversionError, match=r"no tensor .* maps .*looks like --source mmpose"):
+        convert_state_dict(published, target, "hrnet", allow_unmapped=True, allow_unset=True)

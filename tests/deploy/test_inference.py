@@ -155,7 +155,8 @@ def test_run_folder_resolves_to_its_best_checkpoint(checkpoints, tmp_path):
 
 def test_instance_scores_rescore_like_coco_evaluation():
     scores = np.array([[0.9, 0.1, 0.5], [0.1, 0.1, 0.1]])
-    np.testing.assert_allclose(instance_scores(scores, np.array([1.0, 0.5])), [0.7, 0.05])
+    # person 2 has no keypoint score above 0.2: 0, as the official HRNet code and mmpose
+    np.testing.assert_allclose(instance_scores(scores, np.array([1.0, 0.5])), [0.7, 0.0])
 
 
 # ------------------------------------------------------------------ boxes
@@ -287,6 +288,7 @@ def test_cli_falls_back_to_the_whole_image_without_detector_weights(
         raise OSError("Name or service not known")
 
     monkeypatch.setattr(detection, "fasterrcnn_resnet50_fpn_v2", unavailable)
+    monkeypatch.delattr(cv2, "HOGDescriptor", raising=False)  # OpenCV 5: no HOG either
     image = SAMPLE / "images" / "000570_0.jpg"
     out = infer.main(
         [
@@ -300,7 +302,9 @@ def test_cli_falls_back_to_the_whole_image_without_detector_weights(
             str(tmp_path),
         ]
     )
-    assert "no detector weights are available" in capsys.readouterr().out
+    err = capsys.readouterr().err
+    assert "no detector weights are available" in err and "no HOG people detector" in err
+    assert "WARNING: NO PERSON DETECTOR" in err
     height, width = cv2.imread(str(image)).shape[:2]
     assert _results(out)[0]["bbox"] == [0, 0, width, height]
 
@@ -341,5 +345,12 @@ def test_coco_results_layout(checkpoints):
     np.testing.assert_allclose(flat[:, 2], prediction.scores[0], atol=1e-3)
     scores = prediction.scores[0]
     confident = scores[scores > 0.2]  # HRNet / mmpose: box score x mean of confident scores
-    expected = 0.5 * (confident.mean() if confident.size else scores.mean())
+    expected = 0.5 * (confident.mean() if confident.size else 0.0)
     assert result["score"] == pytest.approx(float(expected))
+
+
+def test_cli_without_detector_warns_loudly(checkpoints, infer, tmp_path, capsys):
+    image = SAMPLE / "images" / "000570_0.jpg"
+    infer.main(["--checkpoint", str(checkpoints["simcc"]), "--input", str(image),
+                "--out", str(tmp_path)])
+    assert "WARNING: NO PERSON DETECTOR" in capsys.readouterr().err

@@ -98,6 +98,8 @@ def test_experiment_composes_to_its_recipe(experiment, tmp_path):
         assert cfg.model.codec._target_.endswith("SimCCCodec")
         assert (cfg.model.codec.split_ratio, cfg.model.codec.sigma) == (2.0, 6.0)
         assert cfg.model.codec.label_type == "gaussian" and cfg.model.loss._target_.endswith("KLDiscretLoss")
+        # official SimDR* (validate_sa_simdr): min of the two peaks, flip test on raw outputs
+        assert (cfg.model.codec.score_rule, cfg.model.codec.flip_average_of) == ("min", "logits")
     else:
         assert cfg.model.codec._target_.endswith("MSRAHeatmapCodec")
         assert list(cfg.model.codec.heatmap_size) == [width // 4, height // 4]

@@ -402,14 +402,16 @@ def test_coco_rescoring_dedup_and_empty(coco_file: Path) -> None:
     )  # padding repeat
     results = metric.results()
     assert len(results) == 3
-    # 0.8 * 0.9; 0.5 * mean of all (0.1); 1.0 * 0.1
-    assert [r["score"] for r in results] == pytest.approx([0.72, 0.05, 0.1])
+    # 0.8 * 0.9; no keypoint above 0.2 -> 0 (official HRNet and mmpose), twice
+    assert [r["score"] for r in results] == pytest.approx([0.72, 0.0, 0.0])
 
     empty = CocoKeypointAP(str(coco_file), COCO_SIGMAS)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torchmetrics warns about compute before update
-        assert values(empty.compute()) == {key: 0.0 for key in COCO_KEYS}
+        assert values(empty.compute()) == {}  # AP cannot be computed: absent, never 0
     assert empty.results() == []
+    with pytest.raises(ValueError, match="results list is empty"):
+        empty.evaluate_results([], source="predictions.json")
 
 
 def test_coco_rejects_wrong_keypoint_count(coco_file: Path) -> None:

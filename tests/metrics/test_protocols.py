@@ -223,3 +223,32 @@ def test_mpii_predictions_name_images_and_people():
     assert [r["person_index"] for r in results] == [0, 1]
     assert results[0]["keypoints"][:3] == [32.0, 33.0, 0.5]  # sample 0 was the second row
     assert results[1]["image_id"] == 9 and results[1]["score"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("content", [[], "nan"])
+def test_evaluate_results_script_refuses_empty_and_nan_results(fixtures_dir, tmp_path, content):
+    ann_file = fixtures_dir / "crowdpose" / "test_crowdpose.json"
+    results = noisy_results(json.loads(ann_file.read_text())["annotations"], seed=3, k=14)
+    if content == "nan":
+        results[2]["keypoints"][4] = float("nan")  # json.dumps writes NaN, json.load reads it
+    path = tmp_path / "predictions.json"
+    path.write_text(json.dumps(results if content == "nan" else content))
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "evaluate_results.py"), "--data", "crowdpose",
+         "--annotations", str(ann_file), "--results", str(path)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert done.returncode != 0
+    expected = "results list is empty" if content == [] else r"result [2]"
+    assert expected in done.stderr and "predictions.json" in done.stderr
+    assert "Traceback" not in done.stderr and "AP" not in done.stdout
+
+
+def test_evaluate_results_mpii_refuses_nan(tmp_path):
+    mat, joints = mpii_case(tmp_path)
+    preds = joints - 1.0
+    preds[1, 3, 0] = np.nan
+    path = tmp_path / "pred.mat"
+    scipy.io.savemat(str(path), {"preds": preds + 1.0})
+    with pytest.raises(ValueError, match=r"pred.mat: non-finite .* people \[1\]"):
+        score_results("mpii", path, mat=mat)

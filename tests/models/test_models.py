@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 import huggingface_hub.constants
@@ -87,6 +88,27 @@ def test_pretrained_without_network_explains_the_fixes(monkeypatch, tmp_path) ->
     assert time.monotonic() - start < 30
     message = str(info.value)
     assert "mobilenetv3_small_050" in message and "ImageNet weights" in message
+    assert "model.backbone.pretrained=false" in message and "HF_HUB_OFFLINE" in message
+
+
+def test_pretrained_with_an_unreachable_hub_fails_at_once(monkeypatch, tmp_path) -> None:
+    """Without HF_HUB_OFFLINE, no network: the error comes at once, not after a minute of
+    download retries (the probe's connection is refused here whatever this machine's network)."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    for variable in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+
+    def unreachable(*args, **kwargs):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    start = time.monotonic()
+    with pytest.raises(RuntimeError) as info:
+        TimmBackbone("mobilenetv3_small_050", pretrained=True, cache_dir=tmp_path)
+    assert time.monotonic() - start < 10
+    message = str(info.value)
+    assert "cannot be reached" in message and "huggingface.co" in message
     assert "model.backbone.pretrained=false" in message and "HF_HUB_OFFLINE" in message
 
 

@@ -10,7 +10,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from posekit.core.spec import KeypointSpec
+from posekit.core.spec import KeypointSpec, check_same_keypoints
 from posekit.data.datamodule import DataLayoutError, TopDownDataModule
 from posekit.models.checkpoint import load_model
 from posekit.models.pose_module import TopDownPoseModule
@@ -98,5 +98,6 @@ def load_run(
         if isinstance(error.__cause__, DataLayoutError):
             raise error.__cause__ from None
         raise
+    check_same_keypoints(model.spec, datamodule.spec, f"checkpoint {checkpoint}")
     name = run_labels([run_dir])[0] if run_dir is not None else checkpoint.stem
     return Run(name, run_dir, checkpoint, model, config, datamodule)

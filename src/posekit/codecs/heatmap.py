@@ -39,7 +39,8 @@ class MSRAHeatmapCodec(Codec):
 
     Decoding takes the argmax of each heatmap (score = its value), then refines it: MSRA moves
     0.25 pixel toward the higher neighbour on each axis; DARK blurs the heatmap, takes its log and
-    makes one Newton step. Keypoints whose maximum is <= 0 keep the argmax.
+    makes one Newton step (as DarkPose: zero-padded blur, see ``_dark_offset``). Keypoints
+    whose maximum is <= 0 keep the argmax.
 
     Args:
         input_size: (W, H) of the network input in pixels.
@@ -144,9 +145,13 @@ class MSRAHeatmapCodec(Codec):
     def _dark_offset(
         self, heatmaps: torch.Tensor, scores: torch.Tensor, ix: torch.Tensor, iy: torch.Tensor
     ) -> torch.Tensor:
-        """DARK: Newton step ``-H^-1 grad`` on the log of the blurred heatmap at the argmax.
+        """DARK as DarkPose's ``taylor`` (and mmpose's ``refine_keypoints_dark``): one Newton step
+        ``-H^-1 grad`` on the log of the blurred heatmap at the argmax of the raw heatmap.
 
-        Returns the offsets (N, K, 2); 0 on the border and where the Hessian is singular.
+        Central differences: first derivatives over +-1 pixel, the second derivatives d2/dx2 and
+        d2/dy2 over +-2 pixels (divided by 4), the mixed one over the four diagonal neighbours.
+        Returns the offsets (N, K, 2); 0 within 2 pixels of the border (``1 < x < w - 2``) and
+        where the Hessian is singular.
         """
         height, width = heatmaps.shape[-2:]
         blurred = self._blur(heatmaps)  # (N, K, h, w)
@@ -158,16 +163,15 @@ class MSRAHeatmapCodec(Codec):
             return _sample(log_map, ix, iy, dx, dy)  # (N, K)
 
         centre = at(0, 0)
-        right, left, down, up = at(1, 0), at(-1, 0), at(0, 1), at(0, -1)
-        grad_x, grad_y = 0.5 * (right - left), 0.5 * (down - up)
-        h_xx = right - 2 * centre + left
-        h_yy = down - 2 * centre + up
-        h_xy = 0.25 * (at(1, 1) - at(-1, 1) - at(1, -1) + at(-1, -1))
+        grad_x, grad_y = 0.5 * (at(1, 0) - at(-1, 0)), 0.5 * (at(0, 1) - at(0, -1))
+        h_xx = 0.25 * (at(2, 0) - 2 * centre + at(-2, 0))
+        h_yy = 0.25 * (at(0, 2) - 2 * centre + at(0, -2))
+        h_xy = 0.25 * (at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1))
         det = h_xx * h_yy - h_xy * h_xy
         valid = (
             (det.abs() > _MIN_HESSIAN_DET)
-            & (ix > 0) & (ix < width - 1)
-            & (iy > 0) & (iy < height - 1)
+            & (ix > 1) & (ix < width - 2)
+            & (iy > 1) & (iy < height - 2)
         )  # (N, K)
         det = torch.where(valid, det, 1.0)
         offset_x = -(h_yy * grad_x - h_xy * grad_y) / det
@@ -176,7 +180,9 @@ class MSRAHeatmapCodec(Codec):
         return torch.where(valid.unsqueeze(-1), offset, 0.0)
 
     def _blur(self, heatmaps: torch.Tensor) -> torch.Tensor:
-        """Separable Gaussian blur of each heatmap, edges replicated: (N, K, h, w) -> same."""
+        """Separable Gaussian blur of each heatmap with zero padding (DarkPose's
+        ``gaussian_blur``: the heatmap is embedded in zeros before ``cv2.GaussianBlur``):
+        (N, K, h, w) -> same."""
         size = self.blur_kernel_size
         sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8
         taps = torch.arange(size, dtype=heatmaps.dtype, device=heatmaps.device) - (size - 1) / 2
@@ -184,7 +190,7 @@ class MSRAHeatmapCodec(Codec):
         kernel = kernel / kernel.sum()  # (size,)
         n, k, h, w = heatmaps.shape
         pad = size // 2
-        maps = F.pad(heatmaps.reshape(n * k, 1, h, w), (pad, pad, pad, pad), mode="replicate")
+        maps = F.pad(heatmaps.reshape(n * k, 1, h, w), (pad, pad, pad, pad), mode="constant")
         maps = F.conv2d(maps, kernel.view(1, 1, 1, size))
         maps = F.conv2d(maps, kernel.view(1, 1, size, 1))
         return maps.view(n, k, h, w)

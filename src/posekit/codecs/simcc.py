@@ -18,6 +18,12 @@ from posekit.codecs.base import (
 )
 
 _LABEL_TYPES = ("gaussian", "onehot")
+# keypoint score from the two axes' peaks: softmax maxima combined by mean (posekit's former
+# rule), min (official SimDR*, sa-simdr), max (official SimDR); "raw": the smaller of the raw
+# output maxima, without softmax (mmpose's get_simcc_maximum, RTMPose)
+SCORE_RULES = ("mean", "min", "max", "raw")
+# what the flip test averages: the raw outputs (official SimDR*) or their softmax (SimDR)
+FLIP_AVERAGES = ("logits", "probabilities")
 
 
 class SimCCCodec(Codec):
@@ -35,8 +41,13 @@ class SimCCCodec(Codec):
     Keypoints that are unlabelled or with ``x k`` outside [0, Wx) or ``y k`` outside [0, Hy) get
     weight 0 and all-zero labels.
 
-    Decoding: coordinate = argmax bin / k; score = mean over the two axes of the maximum of the
-    softmax of the outputs (taken as logits) over the bins.
+    Decoding: coordinate = argmax bin / k; the score follows ``score_rule`` from the two axes'
+    peaks: ``"mean"``, ``"min"`` (official SimDR*) or ``"max"`` (official SimDR) of the maxima of
+    the softmax of the outputs (taken as logits), or ``"raw"``: the smaller of the maxima of the
+    outputs themselves (mmpose, RTMPose). The flip test averages the raw outputs
+    (``flip_average_of="logits"``, official SimDR*) or their softmax (``"probabilities"``,
+    official SimDR; returned as log-probabilities so that decoding's softmax gives back the
+    averaged probabilities).
 
     Args:
         input_size: (W, H) of the network input in pixels.
@@ -45,6 +56,8 @@ class SimCCCodec(Codec):
         label_type: "gaussian" or "onehot".
         label_smoothing: eps in [0, 1) of the one-hot labels.
         normalize: divide the Gaussian labels by ``sigma sqrt(2 pi)``.
+        score_rule: one of ``SCORE_RULES``: "mean", "min", "max", "raw".
+        flip_average_of: one of ``FLIP_AVERAGES``: "logits" or "probabilities".
     """
 
     output_keys = ("simcc_x", "simcc_y")
@@ -57,6 +70,8 @@ class SimCCCodec(Codec):
         label_type: str = "gaussian",
         label_smoothing: float = 0.0,
         normalize: bool = True,
+        score_rule: str = "mean",
+        flip_average_of: str = "logits",
     ) -> None:
         self.input_size = as_size("input_size", input_size)
         self.split_ratio = as_positive("split_ratio", split_ratio)
@@ -80,6 +95,14 @@ class SimCCCodec(Codec):
             raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
         self.label_smoothing = float(label_smoothing)
         self.normalize = bool(normalize)
+        if score_rule not in SCORE_RULES:
+            raise ValueError(f"score_rule must be one of {SCORE_RULES}, got {score_rule!r}")
+        self.score_rule = score_rule
+        if flip_average_of not in FLIP_AVERAGES:
+            raise ValueError(
+                f"flip_average_of must be one of {FLIP_AVERAGES}, got {flip_average_of!r}"
+            )
+        self.flip_average_of = flip_average_of
         # (Wx, Hy): number of bins of each axis
         self.simcc_size = (
             int(self.input_size[0] * self.split_ratio),
@@ -99,7 +122,8 @@ class SimCCCodec(Codec):
         return (
             f"{type(self).__name__}(input_size={self.input_size}, split_ratio={self.split_ratio}, "
             f"sigma={self.sigma}, label_type={self.label_type!r}, "
-            f"label_smoothing={self.label_smoothing}, normalize={self.normalize})"
+            f"label_smoothing={self.label_smoothing}, normalize={self.normalize}, "
+            f"score_rule={self.score_rule!r}, flip_average_of={self.flip_average_of!r})"
         )
 
     # ------------------------------------------------------------------ encode (numpy)
@@ -141,10 +165,36 @@ class SimCCCodec(Codec):
                 f"simcc_x and simcc_y must be (N, K, bins), got {tuple(simcc_x.shape)} "
                 f"and {tuple(simcc_y.shape)}"
             )
-        prob_x, index_x = simcc_x.softmax(dim=-1).max(dim=-1)  # (N, K)
-        prob_y, index_y = simcc_y.softmax(dim=-1).max(dim=-1)  # (N, K)
+        if self.score_rule == "raw":
+            peak_x, index_x = simcc_x.max(dim=-1)  # (N, K)
+            peak_y, index_y = simcc_y.max(dim=-1)  # (N, K)
+        else:
+            peak_x, index_x = simcc_x.softmax(dim=-1).max(dim=-1)  # (N, K)
+            peak_y, index_y = simcc_y.softmax(dim=-1).max(dim=-1)  # (N, K)
         keypoints = torch.stack([index_x, index_y], dim=-1).float() / self.split_ratio  # (N, K, 2)
-        return keypoints, 0.5 * (prob_x + prob_y)
+        if self.score_rule == "mean":
+            scores = 0.5 * (peak_x + peak_y)
+        elif self.score_rule == "max":
+            scores = torch.maximum(peak_x, peak_y)
+        else:  # "min" and "raw"
+            scores = torch.minimum(peak_x, peak_y)
+        return keypoints, scores  # (N, K, 2), (N, K)
+
+    def flip_average(
+        self,
+        outputs: dict[str, torch.Tensor],
+        flipped_crop_outputs: dict[str, torch.Tensor],
+        flip_index: Sequence[int],
+    ) -> dict[str, torch.Tensor]:
+        """The flip test: the mean of the raw outputs (``flip_average_of="logits"``) or of their
+        softmax over the bins (``"probabilities"``, returned as their log, (N, K, bins))."""
+        if self.flip_average_of == "logits":
+            return super().flip_average(outputs, flipped_crop_outputs, flip_index)
+        flipped = self.flip_outputs(flipped_crop_outputs, flip_index)
+        return {
+            key: (0.5 * (outputs[key].softmax(dim=-1) + flipped[key].softmax(dim=-1))).log()
+            for key in self.output_keys
+        }
 
     # ------------------------------------------------------------------ flip test (torch)
     def flip_outputs(

@@ -18,8 +18,50 @@ import numpy as np
 cv2.setNumThreads(0)  # the data loader's workers are the parallelism
 
 
+JPEG_EOI = b"\xff\xd9"  # the end-of-image marker; never inside entropy-coded data (FF is stuffed)
+_TAIL_BYTES = 64
+
+
+class TruncatedImageError(ValueError):
+    """A JPEG file that ends before its end-of-image marker (an interrupted copy or download):
+    OpenCV decodes it with a warning into partly grey pixels."""
+
+
+def jpeg_is_truncated(path: str | Path) -> bool:
+    """True for a JPEG file that lacks its end-of-image marker and that PIL cannot decode to the
+    end (PIL confirms only files whose tail lacks the marker, e.g. those with trailing data).
+    Other formats: False."""
+    with open(path, "rb") as f:
+        if f.read(2) != b"\xff\xd8":
+            return False
+        size = f.seek(0, os.SEEK_END)
+        f.seek(max(2, size - _TAIL_BYTES))
+        if JPEG_EOI in f.read():
+            return False
+    from PIL import Image  # only for the rare JPEG with bytes after its marker
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except (OSError, SyntaxError):
+        return True
+    return False
+
+
+def check_not_truncated(path: str | Path, record_hint: str) -> None:
+    """Raise :class:`TruncatedImageError` naming the file and the record if it is truncated."""
+    if jpeg_is_truncated(path):
+        raise TruncatedImageError(
+            f"image {path} ({record_hint}) is a truncated JPEG (no end-of-image marker): its "
+            "pixels would be partly garbage. Copy or download it again"
+        )
+
+
 def read_rgb_image(path: str | Path, record_hint: str) -> np.ndarray:
-    """Image (H, W, 3) uint8 RGB; a clear error naming the file and the record when unreadable."""
+    """Image (H, W, 3) uint8 RGB; a clear error naming the file and the record when unreadable
+    or truncated (:class:`TruncatedImageError`)."""
+    if Path(path).is_file():
+        check_not_truncated(path, record_hint)
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise FileNotFoundError(f"cannot read image {path} ({record_hint}): missing or not an image")

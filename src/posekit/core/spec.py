@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -14,7 +15,9 @@ class KeypointSpec:
     """Names, left/right pairs, skeleton, OKS sigmas and body parts of a keypoint set.
 
     Read from ``conf/keypoints/<name>.yaml``; nothing else in posekit hard-codes a keypoint
-    count or a flip pair.
+    count or a flip pair. Flip pairs whose names carry a side (``left_``/``right_``, ``l_``/
+    ``r_`` or such a suffix) must join the two sides of one part (``left_knee`` with
+    ``right_knee``); ``check_flip_names: false`` turns the check off for unusual names.
     """
 
     name: str
@@ -25,6 +28,7 @@ class KeypointSpec:
     joint_weights: tuple[float, ...] = ()
     upper_body_ids: tuple[int, ...] = ()
     lower_body_ids: tuple[int, ...] = ()
+    check_flip_names: bool = True
     source: str = field(default="<inline>", compare=False)
 
     def __post_init__(self) -> None:
@@ -57,6 +61,9 @@ class KeypointSpec:
                         "swap pairs must be symmetric and disjoint"
                     )
                 seen.add(i)
+        if self.check_flip_names:
+            for a, b in self.flip_pairs:
+                _check_flip_names(self.names[a], self.names[b], where)
         for pair in self.skeleton:
             for i in pair:
                 self._check_index(i, "skeleton", where)
@@ -103,6 +110,60 @@ class KeypointSpec:
         if unknown:
             raise ValueError(f"keypoint spec {source}: unknown keys {unknown}")
         return cls(source=source, **{key: _to_plain(value) for key, value in data.items()})
+
+
+def keypoint_differences(model: KeypointSpec, data: KeypointSpec) -> str | None:
+    """What differs between the keypoints a model predicts and those of a data set, in words;
+    None when the names match in order."""
+    if model.names == data.names:
+        return None
+    only_model = [n for n in model.names if n not in data.names]
+    only_data = [n for n in data.names if n not in model.names]
+    parts = [f"the model predicts {model.num_keypoints} keypoints ('{model.name}'), the data has "
+             f"{data.num_keypoints} ('{data.name}')"]
+    if only_model:
+        parts.append(f"only the model has {only_model}")
+    if only_data:
+        parts.append(f"only the data has {only_data}")
+    if not only_model and not only_data:
+        moved = [n for i, n in enumerate(model.names) if data.names[i] != n]
+        parts.append(f"the same names in another order ({moved[:6]} move)")
+    return "; ".join(parts)
+
+
+def check_same_keypoints(model: KeypointSpec, data: KeypointSpec, what: str) -> None:
+    """Raise ValueError naming ``what`` (the checkpoint) when the keypoints differ."""
+    difference = keypoint_differences(model, data)
+    if difference is not None:
+        raise ValueError(
+            f"{what} does not predict this data set's keypoints: {difference}. Evaluate it on "
+            "data with its keypoint set (data=..., data.keypoints=...)"
+        )
+
+
+_SIDE = re.compile(r"^(left|right|l|r)[_\-.]|[_\-.](left|right|l|r)$", re.IGNORECASE)
+
+
+def _side_and_part(name: str) -> tuple[str | None, str]:
+    """('left' | 'right' | None, the name without its side)."""
+    match = _SIDE.search(name)
+    if match is None:
+        return None, name.lower()
+    side = (match.group(1) or match.group(2)).lower()
+    return ("left" if side.startswith("l") else "right"), _SIDE.sub("", name, count=1).lower()
+
+
+def _check_flip_names(first: str, second: str, where: str) -> None:
+    side_a, part_a = _side_and_part(first)
+    side_b, part_b = _side_and_part(second)
+    if side_a is None and side_b is None:
+        return
+    if side_a == side_b or part_a != part_b:
+        raise ValueError(
+            f"{where}: flip pair ({first}, {second}) does not join the left and right of one "
+            "part; fix flip_pairs, or set check_flip_names: false in the keypoint yaml if the "
+            "names mislead"
+        )
 
 
 def _to_plain(value):

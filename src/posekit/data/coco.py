@@ -83,6 +83,11 @@ class CocoDataModule(TopDownDataModule):
             self.keypoints_in_file,
         )
 
+    def val_source(self) -> str:
+        if self.use_det_boxes:
+            return f"{self.resolve(self.val_det_file)} (with {self.resolve(self.val_ann)})"
+        return str(self.resolve(self.val_ann))
+
     def val_records(self) -> list[PersonRecord]:
         if self.use_det_boxes:
             return load_detection_records(

@@ -11,6 +11,7 @@ import lightning as L
 from torch.utils.data import DataLoader
 
 from posekit.codecs import Codec
+from posekit.core.io import check_not_truncated, jpeg_is_truncated
 from posekit.core.spec import KeypointSpec
 from posekit.data.augment import GeometricAugmentation
 from posekit.data.records import PersonRecord
@@ -92,6 +93,10 @@ class TopDownDataModule(L.LightningDataModule):
     def val_records(self) -> list[PersonRecord]:
         ...
 
+    def val_source(self) -> str:
+        """Where the validation people come from, for messages."""
+        return str(self.root)
+
     def build_metrics(self) -> list[Any]:
         """New instances of the data config's metrics (``metrics:``), completed with the spec."""
         return [factory(spec=self.spec) for factory in self.metric_factories.values()]
@@ -119,9 +124,11 @@ class TopDownDataModule(L.LightningDataModule):
                 f"{type(self).__name__} expects:\n{self.layout}"
             )
 
-    def _check_images_exist(self, records: list[PersonRecord], split: str) -> None:
+    def _check_images_exist(self, records: list[PersonRecord], split: str) -> list[PersonRecord]:
+        """The records whose image exists and is whole. A missing image fails; a truncated JPEG
+        fails in validation (naming it) and is skipped in training (counted once)."""
         if not self.check_images:
-            return
+            return records
         paths = sorted({r.image_path for r in records})
         missing = [p for p in paths if not Path(p).is_file()]
         if missing:
@@ -131,6 +138,21 @@ class TopDownDataModule(L.LightningDataModule):
                 f"(image id {example.image_id}, annotation id {example.ann_id}). "
                 "Check data.root and the image folder names."
             )
+        truncated = {p for p in paths if jpeg_is_truncated(p)}
+        if not truncated:
+            return records
+        if split != "training":
+            example = next(r for r in records if r.image_path in truncated)
+            check_not_truncated(
+                example.image_path, f"image id {example.image_id}, annotation id {example.ann_id}"
+            )
+        log.warning(
+            "skipped %d truncated training images (%d people), e.g. %s: copy them again",
+            len(truncated),
+            sum(r.image_path in truncated for r in records),
+            sorted(truncated)[0],
+        )
+        return [r for r in records if r.image_path not in truncated]
 
     def _dataset(self, records: list[PersonRecord], train: bool) -> TopDownDataset:
         return TopDownDataset(
@@ -149,11 +171,22 @@ class TopDownDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit") and self.train_set is None:
             records = self.train_records()
-            self._check_images_exist(records, "training")
+            if not records:
+                raise ValueError(
+                    f"{type(self).__name__}: the training set is empty: every person was "
+                    "skipped or none is listed (the log above says why)"
+                )
+            records = self._check_images_exist(records, "training")
             self.train_set = self._dataset(records, train=True)
         if self.val_set is None:
             records = self.val_records()
-            self._check_images_exist(records, "validation")
+            if not records:
+                raise ValueError(
+                    f"{type(self).__name__}: the validation set is empty: every person of "
+                    f"{self.val_source()} was skipped or none is listed (the log above says "
+                    "why). There is nothing to evaluate: fix the annotations or data.val_ann"
+                )
+            records = self._check_images_exist(records, "validation")
             self.val_set = self._dataset(records, train=False)
 
     def _loader(self, dataset: TopDownDataset, batch_size: int, shuffle: bool) -> DataLoader:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -123,3 +124,33 @@ def load_torchvision_detector(score_threshold: float = 0.5, device: str = "cpu")
             "hub cache ($TORCH_HOME/hub/checkpoints) or pass --detections"
         ) from err
     return PersonDetector(model, score_threshold=score_threshold, device=device)
+
+
+class HogPersonDetector:
+    """OpenCV's HOG + linear SVM pedestrian detector (Dalal and Triggs), which ships with
+    OpenCV 4 (no download): upright people of at least about 64x128 pixels. Scores are the
+    SVM margins (about 0 to 3), not probabilities; boxes below ``score_threshold`` are dropped.
+    """
+
+    def __init__(self, score_threshold: float = 0.3, scale: float = 1.05) -> None:
+        if not hasattr(cv2, "HOGDescriptor"):
+            raise DetectorUnavailable(
+                f"OpenCV {cv2.__version__} has no HOG people detector (OpenCV 5 moved it out of "
+                "the main package); install opencv-python-headless<5, or use --detector "
+                "torchvision or --detections"
+            )
+        self.hog = cv2.HOGDescriptor()
+        self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+        self.score_threshold = score_threshold
+        self.scale = scale
+
+    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """RGB (H, W, 3) uint8 -> person boxes (M, 4) xywh and scores (M,)."""
+        rects, weights = self.hog.detectMultiScale(
+            cv2.cvtColor(image, cv2.COLOR_RGB2BGR), winStride=(8, 8), padding=(8, 8),
+            scale=self.scale,
+        )
+        boxes = np.asarray(rects, dtype=np.float32).reshape(-1, 4)  # (M, 4) xywh
+        scores = np.asarray(weights, dtype=np.float32).reshape(-1)  # (M,)
+        keep = scores >= self.score_threshold
+        return boxes[keep], scores[keep]

@@ -119,11 +119,48 @@ def convert_state_dict(
             f"{err}; the experiment (backbone width, keypoint count, input size, split ratio) "
             "does not match the checkpoint"
         ) from None
+    if not report.mapped:
+        raise ConversionError(
+            f"no tensor of the checkpoint maps onto the posekit model with --source {source} "
+            "(whatever --allow-unmapped / --allow-unset say, an import of nothing is refused)"
+            + _source_hint(source_state, target_state, source)
+        )
     problems = []
     if report.unmapped_source and not allow_unmapped:
         problems.append("source tensors are not used (allow_unmapped=True, --allow-unmapped)")
     if report.unset_target and not allow_unset:
         problems.append("posekit tensors are left unset (allow_unset=True, --allow-unset)")
     if problems:
-        raise ConversionError("; ".join(problems) + "\n" + report.summary())
+        hint = _source_hint(source_state, target_state, source)
+        raise ConversionError("; ".join(problems) + hint + "\n" + report.summary())
     return converted, report
+
+
+def mapped_counts(
+    source_state: Mapping[str, Tensor], target_state: Mapping[str, Tensor]
+) -> dict[str, int]:
+    """For each known source, how many source tensors its rules map onto the posekit model
+    with the right shape: the source with the most is what the file most likely is."""
+    counts = {}
+    for name, rules in RULES.items():
+        count = 0
+        for key, value in source_state.items():
+            target = next((t for rule in rules if (t := rule.apply(key)) is not None), None)
+            if target in target_state and tuple(target_state[target].shape) == tuple(value.shape):
+                count += 1
+        counts[name] = count
+    return counts
+
+
+def _source_hint(
+    source_state: Mapping[str, Tensor], target_state: Mapping[str, Tensor], source: str
+) -> str:
+    """``; it looks like --source X (maps N of M tensors)`` when another source fits better."""
+    counts = mapped_counts(source_state, target_state)
+    best = max(counts, key=lambda name: counts[name])
+    if best == source or counts[best] <= counts[source]:
+        return ""
+    return (
+        f". The file looks like --source {best}: its rules map {counts[best]} of "
+        f"{len(source_state)} tensors (--source {source}: {counts[source]})"
+    )

@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import lightning as L
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from posekit.core.io import write_json
+from posekit.core.spec import check_same_keypoints
+from posekit.engine.checkpoint_io import AtomicCheckpointIO, SigtermCheckpoint, sigterm_exit
 from posekit.engine.distributed import (
     check_ddp_launch,
     end_ddp_launch,
@@ -63,13 +66,15 @@ def route_lightning_logs_through_hydra() -> None:
         logging.getLogger(name).handlers.clear()
 
 
-def build_trainer(cfg: DictConfig) -> L.Trainer:
+def build_trainer(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> L.Trainer:
+    """The configured trainer; its checkpoints are written atomically (AtomicCheckpointIO)."""
     route_lightning_logs_through_hydra()
     use_hydra_job_for_ddp_ranks()
     trainer = instantiate(
         cfg.trainer,
-        callbacks=instantiate_group(cfg.get("callbacks")),
+        callbacks=[*instantiate_group(cfg.get("callbacks")), *extra_callbacks],
         logger=instantiate_group(cfg.get("logger")) or False,
+        plugins=[AtomicCheckpointIO()],
     )
     check_ddp_launch(trainer)
     return trainer
@@ -91,14 +96,19 @@ def train(cfg: DictConfig) -> dict[str, float]:
     datamodule = instantiate(cfg.data)
     model = build_model(cfg)
     ckpt_path = resolve_ckpt_path(cfg)
-    trainer = build_trainer(cfg)
+    on_sigterm = SigtermCheckpoint(Path(cfg.paths.output_dir) / "checkpoints")
+    trainer = build_trainer(cfg, [on_sigterm])
     try:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        try:
+            # weights_only: a crafted checkpoint is refused rather than run (torch.load)
+            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        except SIGTERMException:
+            raise sigterm_exit(cfg.paths.output_dir, on_sigterm.saved) from None
         metrics = {**scalar_metrics(trainer.callback_metrics), "val/boxes": datamodule.boxes}
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         if cfg.get("validate_best", True) and best and not trainer.fast_dev_run:
             log.info(f"evaluating the best checkpoint {best}")
-            results = validate_all(trainer, model, datamodule, ckpt_path=best)
+            results = validate_all(trainer, model, datamodule, ckpt_path=best, weights_only=True)
             metrics.update(scalar_metrics(results))
     finally:
         finish_wandb(trainer)
@@ -123,6 +133,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         cfg.data.input_size = saved.model.codec.input_size
         cfg.data.udp = bool(saved.model.get("udp", False))  # crops cut as in training
     datamodule = instantiate(cfg.data)
+    check_same_keypoints(model.spec, datamodule.spec, f"checkpoint {cfg.ckpt_path}")
     trainer = build_trainer(cfg)
     results = validate_all(trainer, model, datamodule)
     metrics = {**scalar_metrics(results), "val/boxes": datamodule.boxes}

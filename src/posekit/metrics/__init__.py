@@ -6,7 +6,7 @@ never import data or models.
 from posekit.metrics.base import KeypointMetric, unique_sample_positions
 from posekit.metrics.coco import CocoKeypointAP, oks_matrix, oks_nms
 from posekit.metrics.crowdpose import CrowdPoseAP
-from posekit.metrics.pck import PCKMetric
+from posekit.metrics.pck import MMPosePCK, PCKMetric
 from posekit.metrics.pckh import MPIIPCKh
 from posekit.metrics.source import SourceMetric
 
@@ -14,6 +14,7 @@ __all__ = [
     "CocoKeypointAP",
     "CrowdPoseAP",
     "KeypointMetric",
+    "MMPosePCK",
     "MPIIPCKh",
     "PCKMetric",
     "SourceMetric",

@@ -49,7 +49,9 @@ class KeypointMetric(Metric):
         ``"gt_keypoints"`` (N, K, 3), ``"bbox"`` (N, 4) xywh, ``"bbox_score"`` (N,),
         ``"image_id"`` (N,), ``"area"`` (N,). Other entries are ignored.
 
-    ``compute()`` returns a flat ``dict[str, Tensor]`` of scalar tensors.
+    ``compute()`` returns a flat ``dict[str, Tensor]`` of scalar tensors; a value that cannot be
+    computed (nothing stored, nothing labelled) is absent, never 0. ``update`` refuses non-finite
+    predictions (FloatingPointError).
 
     Every metric takes the data set's keypoint spec as ``spec`` (the data module passes it when
     it builds the metrics of its config), which fixes :attr:`num_keypoints`. Subclasses set
@@ -101,6 +103,17 @@ class KeypointMetric(Metric):
         if tuple(pred_scores.shape) != (n, k):
             raise ValueError(
                 f"{name}: pred_scores must be (N, K) = {(n, k)}, got {tuple(pred_scores.shape)}"
+            )
+        finite = torch.isfinite(pred_keypoints).all(dim=-1) & torch.isfinite(pred_scores)  # (N, K)
+        if not bool(finite.all()):
+            row, keypoint = (int(i) for i in torch.nonzero(~finite)[0])
+            index = meta.get("sample_idx")
+            record = f" (sample_idx {int(index[row])})" if index is not None else ""
+            raise FloatingPointError(
+                f"{name}: the model predicted a non-finite keypoint or score (NaN or inf) for "
+                f"{int((~finite).sum())} keypoints, first at row {row}{record}, keypoint "
+                f"{keypoint}; evaluation stops (OKS would count NaN as a perfect match). Check "
+                "the checkpoint (diverged training?) and the input images"
             )
         expected_shapes = {
             "sample_idx": (n,),

@@ -6,6 +6,8 @@ import contextlib
 import copy
 import io
 import json
+import logging
+import math
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
 
@@ -14,7 +16,10 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from torch import Tensor
 
+from posekit.core.boxes import clip_bbox, finite_numbers
 from posekit.metrics.base import KeypointMetric
+
+log = logging.getLogger(__name__)
 
 STAT_KEYS = (
     "AP",
@@ -53,11 +58,11 @@ def oks_matrix(keypoints: np.ndarray, areas: np.ndarray, sigmas: np.ndarray) -> 
 def instance_scores(
     keypoint_scores: np.ndarray, box_scores: np.ndarray, threshold: float = 0.2
 ) -> np.ndarray:
-    """Person scores (M,): box score x mean of the keypoint scores (M, K) above ``threshold``
-    (of all keypoint scores when none is), the rescoring of the HRNet / mmpose COCO evaluation."""
+    """Person scores (M,): box score x mean of the keypoint scores (M, K) above ``threshold``,
+    0 when none is above: the rescoring of the official HRNet COCO evaluation and of mmpose."""
     above = keypoint_scores > threshold  # (M, K)
     above_mean = (keypoint_scores * above).sum(axis=1) / np.maximum(above.sum(axis=1), 1)
-    return box_scores * np.where(above.any(axis=1), above_mean, keypoint_scores.mean(axis=1))
+    return box_scores * np.where(above.any(axis=1), above_mean, 0.0)
 
 
 def oks_nms(
@@ -143,14 +148,17 @@ class CocoKeypointAP(KeypointMetric):
             the whole-body evaluations do (Halpe: body, foot, face, hand): ``AP/<name>`` and
             ``AR/<name>``; a person counts for a part only when that part has labelled keypoints.
 
-    Annotations without ``iscrowd`` count as not crowded; without ``num_keypoints`` (or with
-    ``keypoints_in_file``) the labelled keypoints are counted. Each prediction's instance score is
-    ``bbox_score * mean(keypoint scores > score_threshold)`` (the mean of all keypoint scores when
-    none is above). With ``use_detections``, OKS-NMS (areas from the predicted boxes) runs on these
-    rescored instances before evaluation. All images of ``ann_file`` are evaluated.
+    Annotations without ``iscrowd`` count as not crowded; ``num_keypoints`` is always counted
+    from the visibility flags, and people whose box is empty once clipped to the image
+    (:func:`posekit.core.boxes.clip_bbox`) are left out: the data loader skips both, so neither
+    counts as a miss. Each prediction's instance score is
+    ``bbox_score * mean(keypoint scores > score_threshold)`` (0 when none is above, as the official
+    HRNet code and mmpose). With ``use_detections``, OKS-NMS (areas from the predicted boxes)
+    runs on these rescored instances before evaluation. All images of ``ann_file`` are evaluated.
 
     ``compute()`` returns ``AP, AP50, AP75, APm, APl, AR, AR50, AR75, ARm, ARl`` as fractions
-    (pycocotools' ``-1`` where an area range has no ground truth; all zeros without predictions).
+    (pycocotools' ``-1`` where an area range has no ground truth); without predictions it returns
+    ``{}`` (AP cannot be computed: absent, never 0).
     ``results()`` gives the COCO results list that was evaluated; ``evaluate_results(results)``
     scores any results list (e.g. another method's) the same way.
     """
@@ -208,6 +216,8 @@ class CocoKeypointAP(KeypointMetric):
     def _load_annotations(self) -> dict:
         dataset = load_coco_gt(self.ann_file)
         k, in_file = self.num_keypoints, self.keypoints_in_file
+        sizes = {im.get("id"): (im.get("width"), im.get("height")) for im in dataset["images"]}
+        kept, dropped = [], 0
         for i, ann in enumerate(dataset["annotations"]):
             where = f"{self.ann_file}: annotations[{i}] (id {ann.get('id', '?')})"
             missing = [key for key in ("id", "image_id", "bbox", "keypoints") if key not in ann]
@@ -218,17 +228,32 @@ class CocoKeypointAP(KeypointMetric):
                     f"{where}: {len(ann['keypoints'])} keypoint values, expected 3 * {in_file}; "
                     "check that the keypoint spec (and keypoints_in_file) match this file"
                 )
-            if in_file != k:
-                ann["keypoints"] = ann["keypoints"][: 3 * k]
-            if in_file != k or "num_keypoints" not in ann:
-                ann["num_keypoints"] = int(sum(1 for v in ann["keypoints"][2::3] if v > 0))
+            if not finite_numbers(ann["keypoints"]) or not finite_numbers(ann["bbox"]):
+                raise ValueError(f"{where}: keypoints and bbox must be finite numbers")
+            ann["keypoints"] = ann["keypoints"][: 3 * k]
+            # counted from the flags, whatever the file says: a person whose keypoints are all
+            # unlabelled is ignored here as the loader skips it (num_keypoints 0)
+            ann["num_keypoints"] = int(sum(1 for v in ann["keypoints"][2::3] if v > 0))
             ann.setdefault("iscrowd", 0)
+            box, _ = clip_bbox(ann["bbox"], *sizes.get(ann["image_id"], (None, None)))
+            if box is None and not ann["iscrowd"]:
+                dropped += 1  # the loader skips it too (posekit.core.boxes): not a miss
+                continue
             ann.setdefault("category_id", dataset["categories"][0]["id"])
             box_area = float(ann["bbox"][2] * ann["bbox"][3])
             if not self.use_area:
                 ann["area"] = BOX_AREA_FACTOR * box_area
             elif "area" not in ann:
                 ann["area"] = box_area
+            kept.append(ann)
+        if dropped:
+            log.info(
+                "%s: %d people with an empty box (zero or negative size, or outside the image) "
+                "left out of the ground truth, as the data loader skips them",
+                self.ann_file,
+                dropped,
+            )
+        dataset["annotations"] = kept
         return dataset
 
     def _build_results(self, states: dict[str, Tensor] | None) -> list[dict[str, Any]]:
@@ -273,6 +298,11 @@ class CocoKeypointAP(KeypointMetric):
         ]
 
     def _check_results(self, results: list[dict[str, Any]], source: str) -> None:
+        if not results:
+            raise ValueError(
+                f"{source}: the results list is empty; there is nothing to evaluate (AP is not "
+                "0 but undefined): check that the predictions were written"
+            )
         known = set(self._coco.getImgIds())
         for i, result in enumerate(results):
             where = f"{source}: result [{i}]"
@@ -289,6 +319,13 @@ class CocoKeypointAP(KeypointMetric):
                     f"{where}: {len(result['keypoints'])} keypoint values, expected "
                     f"3 * {self.num_keypoints} (x, y, score per keypoint)"
                 )
+            values = [*result["keypoints"], result["score"]]
+            if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+                raise ValueError(
+                    f"{where} (image_id {result['image_id']}): keypoints and score must be "
+                    "finite numbers; found NaN, inf or a non-number (OKS would count a NaN "
+                    "keypoint as a perfect match)"
+                )
 
     def _summaries(self, evaluator: COCOeval) -> dict[str, float]:
         """The reported numbers of one evaluation of all images."""
@@ -297,10 +334,6 @@ class CocoKeypointAP(KeypointMetric):
     def _evaluate(
         self, results: list[dict[str, Any]], source: str = "CocoKeypointAP"
     ) -> dict[str, float]:
-        if not results:
-            empty = {key: 0.0 for key in self.stat_keys}
-            empty.update({f"{s}/{part}": 0.0 for part in self.parts for s in ("AP", "AR")})
-            return empty
         self._check_results(results, source)
         values = self._summaries(run_cocoeval(self._coco, results, self.sigmas))
         for part, (start, end) in self.parts.items():
@@ -312,7 +345,8 @@ class CocoKeypointAP(KeypointMetric):
         return values
 
     def compute(self) -> dict[str, Tensor]:
-        return self._scalars(self._evaluate(self._build_results(self._collect())))
+        results = self._build_results(self._collect())
+        return self._scalars(self._evaluate(results)) if results else {}
 
     def results(self) -> list[dict[str, Any]]:
         """The de-duplicated (and, with detections, OKS-NMS filtered) COCO results list, with

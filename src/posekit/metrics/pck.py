@@ -19,7 +19,9 @@ class PCKMetric(KeypointMetric):
 
     A labelled keypoint (gt visibility > 0) of a sample with a positive normaliser is correct
     when ``||pred - gt||_2 / max(w, h) <= alpha``. PCK pools all such keypoints of all samples:
-    ``PCK = correct / labelled`` (0 when nothing is labelled).
+    ``PCK = correct / labelled``. With nothing labelled (e.g. detected boxes, which carry no
+    ground truth) ``compute()`` returns ``{}``: absent, never 0. :class:`MMPosePCK` is mmpose's
+    variant (per-keypoint mean, strict threshold) under its own name.
 
     ``compute()`` returns ``{f"PCK@{alpha:g}": ..., "PCK-AUC@0.5": ...}`` where
     ``PCK-AUC@0.5`` is the mean of PCK@alpha over the 51 thresholds alpha = 0.00, 0.01, ..., 0.50.
@@ -78,7 +80,9 @@ class PCKMetric(KeypointMetric):
         auc_alphas = auc_alphas / (AUC_NUM_ALPHAS - 1)
         correct, labelled = self._correct_counts(self._collect(), torch.cat([alphas, auc_alphas]))
         total = labelled.sum()
-        pck = correct.sum(dim=1) / total if total > 0 else torch.zeros_like(correct[:, 0])
+        if total == 0:
+            return {}  # nothing labelled: PCK cannot be computed
+        pck = correct.sum(dim=1) / total
         values = {f"PCK@{alpha:g}": float(pck[i]) for i, alpha in enumerate(self.thresholds)}
         values[AUC_KEY] = float(pck[len(self.thresholds) :].mean())
         return self._scalars(values)
@@ -91,3 +95,29 @@ class PCKMetric(KeypointMetric):
         alphas = torch.tensor([float(alpha)], dtype=torch.float64, device=self.device)
         correct, labelled = self._correct_counts(self._collect_synced(), alphas)
         return (correct[0] / labelled).float()
+
+
+class MMPosePCK(PCKMetric):
+    """PCK@alpha as mmpose's ``PCKAccuracy`` (``keypoint_pck_accuracy``) computes it.
+
+    Differs from :class:`PCKMetric` in two ways: a keypoint is correct when its normalised error
+    is strictly below alpha (``< alpha``), and the result is the mean over keypoints of each
+    keypoint's accuracy (keypoints never labelled are left out) instead of one pooled ratio.
+    Same normaliser ``max(bbox w, bbox h)`` and validity rule. ``compute()`` returns
+    ``{f"PCK-mmpose@{alpha:g}": ...}`` (fractions), ``{}`` when nothing is labelled.
+    """
+
+    def compute(self) -> dict[str, Tensor]:
+        states = self._collect()
+        if states is None:
+            return {}
+        error, valid = self._normalised_errors(states)  # (N, K), (N, K)
+        labelled = valid.sum(dim=0)  # (K,)
+        if not bool((labelled > 0).any()):
+            return {}
+        values = {}
+        for alpha in self.thresholds:
+            correct = ((error < alpha) & valid).sum(dim=0)  # (K,)
+            per_keypoint = correct[labelled > 0].double() / labelled[labelled > 0]
+            values[f"PCK-mmpose@{alpha:g}"] = float(per_keypoint.mean())
+        return self._scalars(values)

@@ -6,6 +6,7 @@ validation annotation list, which is the ``sample_idx``.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -86,20 +87,13 @@ class MPIIPCKh(KeypointMetric):
         weights = count.astype(np.float64)
         weights[list(EXCLUDED_FROM_MEAN)] = 0.0
         total = weights.sum()
-        return float((pckh * weights).sum() / total) if total > 0 else 0.0
+        return float((pckh * weights).sum() / total) if total > 0 else float("nan")
 
     def compute(self) -> dict[str, Tensor]:
         low_key = f"PCKh@{self.low_threshold:g}"
         states = self._collect()
         if states is None:
-            return self._scalars(
-                {
-                    **{f"PCKh/{part}": 0.0 for part in PARTS},
-                    "PCKh": 0.0,
-                    low_key: 0.0,
-                    "PCKh@0.1/hrnet": 0.0,
-                }
-            )
+            return {}  # nothing evaluated: absent, never 0
         columns = states["sample_idx"].cpu().numpy()
         if columns.min() < 0 or columns.max() >= self.num_records:
             raise IndexError(
@@ -123,4 +117,5 @@ class MPIIPCKh(KeypointMetric):
         low_pckh, low_count = self._per_joint(error, visible, self.low_threshold)
         values[low_key] = self._mean(low_pckh, low_count)
         values["PCKh@0.1/hrnet"] = self._mean(*self._per_joint(error, visible, HRNET_LOW_THRESHOLD))
-        return self._scalars(values)
+        # nothing labelled (NaN): absent, never 0
+        return self._scalars({key: v for key, v in values.items() if not math.isnan(v)})

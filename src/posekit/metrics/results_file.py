@@ -66,6 +66,12 @@ def _score_mpii(metric: MPIIPCKh, results_file: Path) -> dict[str, float]:
             f"{results_file}: predictions have shape {list(preds.shape)}, expected [{m}, {k}, 2] "
             f"(one per person of the ground-truth mat {metric.gt_mat_path})"
         )
+    bad = np.flatnonzero(~np.isfinite(preds).all(axis=(1, 2)))
+    if bad.size:
+        raise ValueError(
+            f"results file {results_file}: non-finite (NaN or inf) keypoints for people "
+            f"{bad[:10].tolist()}; a results file must hold finite coordinates"
+        )
     metric.update(
         torch.from_numpy(preds).float(), torch.ones(m, k), {"sample_idx": torch.arange(m)}
     )

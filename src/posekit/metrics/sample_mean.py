@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import torch
 from torch import Tensor
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
@@ -21,7 +20,7 @@ class SampleMean(Metric):
     each sample counts once, so the result equals a single-process run's.
 
     ``update(values, sample_idx)``: ``values`` (N,) floats, ``sample_idx`` (N,) integers.
-    ``compute()``: a scalar tensor (NaN before any update).
+    ``compute()``: a scalar tensor, or ``None`` when no sample was stored (absent, never 0).
     """
 
     full_state_update: ClassVar[bool] = False
@@ -41,9 +40,11 @@ class SampleMean(Metric):
         self.values.append(values.detach().double())
         self.sample_idx.append(sample_idx.detach().long())
 
-    def compute(self) -> Tensor:
+    def compute(self) -> Tensor | None:
         if isinstance(self.values, list) and not self.values:
-            return torch.tensor(float("nan"), device=self.device)
+            return None
         values = dim_zero_cat(self.values)
+        if values.numel() == 0:
+            return None
         keep = unique_sample_positions(dim_zero_cat(self.sample_idx))
         return values[keep].mean().float()

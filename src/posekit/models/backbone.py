@@ -17,6 +17,7 @@ from timm.models import group_modules
 from torch import Tensor, nn
 
 from posekit.models.backbone_weights import load_backbone_checkpoint
+from posekit.models.pretrained import unavailable_reason
 
 # HRNet fuses its branches by nearest upsampling by 2, 4, 8 and strided convs, so the input
 # must be divisible by the stride of its lowest-resolution branch.
@@ -94,6 +95,9 @@ class TimmBackbone(nn.Module):
         unique = sorted(set(indices))
         self._order = [unique.index(i) for i in indices]  # timm returns features by index
 
+        reason = unavailable_reason(name, kwargs.get("cache_dir")) if pretrained else None
+        if reason is not None:  # fail at once rather than after a minute of download retries
+            raise RuntimeError(_weights_message(name, reason))
         try:
             self.body = timm.create_model(
                 name, pretrained=pretrained, features_only=True, out_indices=tuple(unique), **kwargs
@@ -101,13 +105,7 @@ class TimmBackbone(nn.Module):
         except Exception as err:
             if not pretrained:
                 raise
-            raise RuntimeError(
-                f"could not fetch or load the ImageNet weights of timm model '{name}' "
-                f"({type(err).__name__}: {err}). Either train from scratch with "
-                "model.backbone.pretrained=false, or download the weights beforehand into the "
-                "Hugging Face / torch hub cache (HF_HOME, TORCH_HOME) on a machine with network "
-                "access and run with HF_HUB_OFFLINE=1 so that the cached copy is used."
-            ) from err
+            raise RuntimeError(_weights_message(name, f"{type(err).__name__}: {err}")) from err
 
         if is_hrnet:
             # feature index 0 is the stem; index b + 1 is branch b of the final stage.
@@ -158,6 +156,16 @@ class TimmBackbone(nn.Module):
             )
         features = self.body(x)
         return [features[i] for i in self._order]
+
+
+def _weights_message(name: str, reason: str) -> str:
+    return (
+        f"could not fetch or load the ImageNet weights of timm model '{name}' ({reason}). "
+        "Either train from scratch with model.backbone.pretrained=false, or download the "
+        "weights beforehand into the Hugging Face / torch hub cache (HF_HOME, TORCH_HOME) on a "
+        "machine with network access and run with HF_HUB_OFFLINE=1 so that the cached copy is "
+        "used."
+    )
 
 
 def _probe(

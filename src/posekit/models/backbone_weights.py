@@ -103,7 +103,7 @@ def load_backbone_checkpoint(
             "({'<file key regex>': '<backbone name>'})."
         )
     backbone.load_state_dict({to_own[public]: value for public, value in converted.items()})
-    log.info("%s\nloaded, by module: %s", report.summary(), loaded_by_module(report))
+    log.info("%s\nloaded, by module: %s", report.summary(limit=None), loaded_by_module(report))
     return report
 
 

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from posekit.codecs import Codec
 from posekit.core.batch import Batch, meta_of
-from posekit.core.spec import KeypointSpec
+from posekit.core.spec import KeypointSpec, check_same_keypoints
 from posekit.metrics.sample_mean import SampleMean
 from posekit.models.backbone_protocol import Neck, check_backbone, check_neck
 from posekit.models.freeze import freeze, frozen_modules, keep_norms_in_eval
@@ -271,6 +271,9 @@ class TopDownPoseModule(L.LightningModule):
         module validated in one process gets its own metrics)."""
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
         if datamodule is not None:
+            data_spec = getattr(datamodule, "spec", None)
+            if data_spec is not None:
+                check_same_keypoints(self.spec, data_spec, "the model")
             self.metrics = nn.ModuleList(datamodule.build_metrics())
 
     def validation_step(
@@ -281,7 +284,9 @@ class TopDownPoseModule(L.LightningModule):
         per_sample = self.loss_fn.per_sample(
             prediction.outputs, targets, batch["keypoint_weights"]
         )
-        self.eval_loss.update(per_sample, batch["sample_idx"])
+        # a loss needs targets: samples without a labelled keypoint (detected boxes) have none
+        labelled = batch["keypoint_weights"].flatten(1).gt(0).any(dim=1)  # (N,)
+        self.eval_loss.update(per_sample[labelled], batch["sample_idx"][labelled])
         meta = meta_of(batch)
         for metric in self.metrics:  # a mixture's metrics score one validation loader each
             if getattr(metric, "dataloader_idx", 0) == dataloader_idx:
@@ -294,7 +299,10 @@ class TopDownPoseModule(L.LightningModule):
             metric.reset()
 
     def on_validation_epoch_end(self) -> None:
-        results: dict[str, Tensor] = {"loss": self.eval_loss.compute()}
+        results: dict[str, Tensor] = {}
+        loss = self.eval_loss.compute()
+        if loss is not None:  # absent with detected boxes (no targets), never 0
+            results["loss"] = loss
         for metric in self.metrics:
             results.update(metric.compute())
         self.log_dict({f"val/{name}": value for name, value in results.items()})

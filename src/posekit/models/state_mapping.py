@@ -19,6 +19,7 @@ from torch import Tensor
 from posekit.models.checkpoint import read_checkpoint
 
 COUNTER_SUFFIX = "num_batches_tracked"
+SUMMARY_LINES = 10  # listed keys per group in a report; the rest are counted
 # where training checkpoints of other projects keep their weights (mmpose/mmcv, timm/DeiT)
 STATE_KEYS = ("state_dict", "model")
 
@@ -55,7 +56,8 @@ class ConversionReport:
     kept_counters: list[str] = field(default_factory=list)
     target_name: str = "posekit"
 
-    def summary(self) -> str:
+    def summary(self, limit: int | None = SUMMARY_LINES) -> str:
+        """The report as text, listing at most ``limit`` keys per group (None: all)."""
         lines = [f"{self.source}: {len(self.mapped)} tensors mapped"]
         if self.kept_counters:
             lines.append(
@@ -64,11 +66,22 @@ class ConversionReport:
             )
         if self.unmapped_source:
             lines.append(f"{len(self.unmapped_source)} source tensors not used:")
-            lines += [f"  {key}: {why}" for key, why in self.unmapped_source.items()]
+            lines += _first_lines(
+                [f"{key}: {why}" for key, why in self.unmapped_source.items()], limit
+            )
         if self.unset_target:
             lines.append(f"{len(self.unset_target)} {self.target_name} tensors left unset:")
-            lines += [f"  {key}" for key in self.unset_target]
+            lines += _first_lines(self.unset_target, limit)
         return "\n".join(lines)
+
+
+def _first_lines(items: list[str], limit: int | None) -> list[str]:
+    """The first ``limit`` items (all for None), indented, and how many more there are."""
+    shown = items if limit is None else items[:limit]
+    lines = [f"  {item}" for item in shown]
+    if len(items) > len(shown):
+        lines.append(f"  ... and {len(items) - len(shown)} more")
+    return lines
 
 
 def load_source_state_dict(path: str | Path) -> dict[str, Tensor]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from posekit.core.boxes import clip_bbox, finite_numbers
 from posekit.core.io import read_json
 from posekit.data.records import PersonRecord, SkipCounter
 
@@ -30,16 +31,17 @@ def load_coco_dataset(ann_file: str | Path) -> dict:
     return data
 
 
-def _sanitize_bbox(bbox, width: float | None, height: float | None) -> np.ndarray | None:
-    """Clip an xywh box to the image (the COCO convention); None if nothing is left."""
-    x, y, w, h = (float(v) for v in bbox)
-    x1, y1 = max(0.0, x), max(0.0, y)
-    x2, y2 = x + max(0.0, w), y + max(0.0, h)
-    if width is not None and height is not None:
-        x2, y2 = min(width - 1.0, x2), min(height - 1.0, y2)
-    if x2 <= x1 or y2 <= y1:
-        return None
-    return np.array([x1, y1, x2 - x1, y2 - y1], dtype=np.float32)
+def _check_numbers(values, count: int, what: str, where: str) -> None:
+    """Refuse NaN, inf, strings or a wrong count in a list of coordinates, naming the record."""
+    if not isinstance(values, (list, tuple)) or len(values) != count:
+        size = len(values) if isinstance(values, (list, tuple)) else type(values).__name__
+        raise ValueError(f"{where}: '{what}' must be a list of {count} numbers, got {size}")
+    if not finite_numbers(values):
+        bad = next(v for v in values if not finite_numbers([v]))
+        raise ValueError(
+            f"{where}: '{what}' holds {bad!r}; coordinates must be finite numbers (an "
+            "unlabelled keypoint is 0, 0, 0)"
+        )
 
 
 def load_coco_records(
@@ -50,8 +52,11 @@ def load_coco_records(
 ) -> list[PersonRecord]:
     """Ground-truth person records of a COCO-format keypoint file.
 
-    Crowd annotations, people without labelled keypoints and boxes of zero size are skipped, as
-    the HRNet and mmpose code bases do; the count is logged once. ``keypoints_in_file`` (when the
+    Crowd annotations, people without labelled keypoints and boxes of zero or negative size or
+    outside the image are skipped (the rule of :func:`posekit.core.boxes.clip_bbox`, which the
+    metrics share, so a skipped person is not a miss), as the HRNet and mmpose code bases do;
+    the counts are logged once, by reason. Keypoints or boxes that are not finite numbers are
+    refused, naming the file and the record. ``keypoints_in_file`` (when the
     file has more keypoints per person than the spec, e.g. Halpe-26 read from the 136-keypoint
     Halpe files) keeps the first ``num_keypoints`` of each annotation.
     """
@@ -69,13 +74,15 @@ def load_coco_records(
         _require_keys(ann, ("image_id", "bbox", "keypoints"), where)
         if ann["image_id"] not in images:
             raise ValueError(f"{where}: image_id {ann['image_id']} is not in 'images'")
-        keypoints = np.asarray(ann["keypoints"], dtype=np.float32)
-        if keypoints.size != 3 * in_file:
+        if len(ann["keypoints"]) != 3 * in_file:
             raise ValueError(
-                f"{where}: {keypoints.size} keypoint values, expected {3 * in_file} "
+                f"{where}: {len(ann['keypoints'])} keypoint values, expected {3 * in_file} "
                 f"(x, y, v for {in_file} keypoints); check that data.keypoints (and "
                 "data.keypoints_in_file) match this annotation file"
             )
+        _check_numbers(ann["keypoints"], 3 * in_file, "keypoints", where)
+        _check_numbers(ann["bbox"], 4, "bbox", where)
+        keypoints = np.asarray(ann["keypoints"], dtype=np.float32)
         keypoints = keypoints.reshape(in_file, 3)[:num_keypoints]
         if ann.get("iscrowd", 0):
             skipped.skip("crowd annotations", ann.get("id", i))
@@ -84,9 +91,9 @@ def load_coco_records(
             skipped.skip("people without labelled keypoints", ann.get("id", i))
             continue
         image = images[ann["image_id"]]
-        bbox = _sanitize_bbox(ann["bbox"], image.get("width"), image.get("height"))
+        bbox, problem = clip_bbox(ann["bbox"], image.get("width"), image.get("height"))
         if bbox is None:
-            skipped.skip("boxes of zero size", ann.get("id", i))
+            skipped.skip(problem, ann.get("id", i))
             continue
         records.append(
             PersonRecord(
@@ -132,13 +139,15 @@ def load_detection_records(
                 f"{where}: image_id {det['image_id']} is not in the annotation file {ann_file}; "
                 "the detections belong to another split or data set"
             )
+        _check_numbers(det["bbox"], 4, "bbox", where)
+        _check_numbers([det["score"]], 1, "score", where)
         if det["score"] < score_threshold:
             skipped.skip(f"boxes scoring below {score_threshold}", i)
             continue
         image = images[det["image_id"]]
-        bbox = _sanitize_bbox(det["bbox"], image.get("width"), image.get("height"))
+        bbox, problem = clip_bbox(det["bbox"], image.get("width"), image.get("height"))
         if bbox is None:
-            skipped.skip("boxes of zero size", i)
+            skipped.skip(problem, i)
             continue
         records.append(
             PersonRecord(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from posekit.core.boxes import finite_numbers
 from posekit.core.io import read_json
 from posekit.data.records import PersonRecord
 
@@ -50,6 +51,15 @@ def load_mpii_records(
         missing = [key for key in ("image", "center", "scale", "joints") if key not in ann]
         if missing:
             raise ValueError(f"{where}: missing required keys {missing}")
+        joints_list = ann["joints"] if isinstance(ann["joints"], list) else [ann["joints"]]
+        flat = [v for joint in joints_list for v in (joint if isinstance(joint, list) else [joint])]
+        values = [*flat, *ann["center"], ann["scale"], *ann.get("joints_vis", [])]
+        if not finite_numbers(values):
+            bad = next(v for v in values if not finite_numbers([v]))
+            raise ValueError(
+                f"{where}: holds {bad!r} in joints, joints_vis, center or scale; they must be "
+                "finite numbers"
+            )
         joints = np.asarray(ann["joints"], dtype=np.float32)
         if joints.shape != (num_keypoints, 2):
             raise ValueError(

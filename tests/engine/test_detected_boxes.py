@@ -1,0 +1,27 @@
+"""With detected boxes there is no ground truth per crop: PCK and val/loss are absent, not 0."""
+
+from __future__ import annotations
+
+import math
+
+from helpers import compose_config
+from helpers.tiny_models import save_tiny_checkpoint
+
+from posekit.engine.tasks import evaluate
+
+
+def test_eval_with_detected_boxes_reports_ap_only(fixtures_dir, tmp_path):
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.ckpt")
+    coco = fixtures_dir / "coco"
+    cfg = compose_config(
+        "eval",
+        [
+            f"ckpt_path={ckpt}", f"data.root={coco}", "data.val_ann=test_coco.json",
+            "data.val_images=.", "data.val_det_file=test_coco_det_AP_H_56.json",
+            "data.use_det_boxes=true", "data.train_ann=null", "data.num_workers=0",
+        ],
+        tmp_path / "eval",
+    )
+    metrics = evaluate(cfg)
+    assert metrics["val/boxes"] == "detections" and math.isfinite(metrics["val/AP"])
+    assert not any(name.startswith(("val/PCK", "val/loss")) for name in metrics), sorted(metrics)
