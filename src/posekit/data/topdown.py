@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Callable, Mapping, Sequence
 
 import cv2
@@ -11,9 +12,9 @@ from torch.utils.data import Dataset
 
 from posekit.codecs import Codec
 from posekit.core.geometry import apply_affine, bbox_to_center_scale, crop_affine_matrix
-from posekit.core.io import read_rgb_image
 from posekit.core.spec import KeypointSpec
 from posekit.data.augment import GeometricAugmentation
+from posekit.data.decode import read_for_crop
 from posekit.data.records import PersonRecord
 
 
@@ -39,6 +40,7 @@ class TopDownDataset(Dataset):
         augmentation: GeometricAugmentation | None = None,
         photometric: Callable | None = None,
         aux_codecs: Mapping[str, Codec] | None = None,
+        reduced_decode: bool = True,
     ) -> None:
         self.aux_codecs = dict(aux_codecs or {})
         for name, each in (("codec", codec), *self.aux_codecs.items()):
@@ -57,13 +59,15 @@ class TopDownDataset(Dataset):
         self.augmentation = augmentation if train else None
         self.photometric = photometric if train else None
         self.flip_index = np.asarray(spec.flip_index)
+        self.reduced_decode = reduced_decode
+        # samples decoded at each reduction factor (1 = full), in this process
+        self.decode_factors: Counter[int] = Counter()
 
     def __len__(self) -> int:
         return len(self.records)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         record = self.records[index]
-        image = read_rgb_image(record.image_path, f"record {index}, image id {record.image_id}")
         center, scale = bbox_to_center_scale(record.bbox, self.aspect_ratio, self.bbox_padding)
         rotation, flip = 0.0, False
         if self.augmentation is not None:
@@ -81,7 +85,14 @@ class TopDownDataset(Dataset):
             flip = rng.random() < self.augmentation.flip_prob
 
         matrix = crop_affine_matrix(center, scale, rotation, self.input_size)
-        crop = cv2.warpAffine(image, matrix, self.input_size, flags=cv2.INTER_LINEAR)
+        image, warp, factor = read_for_crop(
+            record.image_path,
+            matrix,
+            f"record {index}, image id {record.image_id}",
+            self.reduced_decode,
+        )
+        self.decode_factors[factor] += 1
+        crop = cv2.warpAffine(image, warp, self.input_size, flags=cv2.INTER_LINEAR)
         keypoints = apply_affine(record.keypoints[:, :2], matrix)  # (K, 2) crop pixels
         visible = (record.keypoints[:, 2] > 0).astype(np.float32)  # (K,)
         if flip:
