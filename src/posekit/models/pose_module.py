@@ -96,6 +96,8 @@ class TopDownPoseModule(L.LightningModule):
             aux_heads or {}, aux_codecs or {}, strides, channels, keypoints.num_keypoints
         )
         self.metrics = nn.ModuleList()
+        # training values summed on the device between two logs: name -> (sum, steps)
+        self._tracked: dict[str, tuple[Tensor, int]] = {}
         self.eval_loss = SampleMean()  # per sample, so that DDP padding does not count twice
         self.run_config: dict | None = None  # the resolved run config, saved in checkpoints
         self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255)
@@ -183,7 +185,7 @@ class TopDownPoseModule(L.LightningModule):
             targets = self._targets(outputs, batch, self.aux_codecs[name], prefix)
             weights = batch[prefix + "keypoint_weights"]
             loss = self.aux_loss_fns[name](outputs, targets, weights)
-            self.log(f"train/loss_{name}", loss, batch_size=batch["image"].shape[0])
+            self._track(f"train/loss_{name}", loss)
             total = total + weight * loss
         return total
 
@@ -194,8 +196,40 @@ class TopDownPoseModule(L.LightningModule):
         loss = self.loss_fn(outputs, targets, batch["keypoint_weights"])
         if len(self.aux_heads):
             loss = loss + self._aux_loss(features, batch)
-        self.log("train/loss", loss, prog_bar=True, batch_size=batch["image"].shape[0])
+        self._track("train/loss", loss)
+        self._log_tracked(batch_idx)
         return loss
+
+    # --- training-loss logging off the hot path -------------------------------------------
+    def _track(self, name: str, value: Tensor) -> None:
+        """Add a detached step value to its running sum on the device (no host sync)."""
+        total, steps = self._tracked.get(name, (None, 0))
+        value = value.detach()
+        self._tracked[name] = (value if total is None else total + value, steps + 1)
+
+    def _log_tracked(self, batch_idx: int) -> None:
+        """Log the mean of each tracked value since its last log, at the steps where the
+        logger writes (every ``trainer.log_every_n_steps``) and at each epoch's last batch.
+
+        Logging every step costs Lightning's bookkeeping (about a millisecond) and, for the
+        progress bar, a host-device sync per step; the logger only writes every n-th step
+        anyway. The value is the window's mean (not one step's), moved to the CPU once per
+        window so that the progress bar's per-batch reads never wait for the GPU.
+        """
+        trainer = self._trainer
+        if trainer is None:
+            return
+        every = max(int(trainer.log_every_n_steps), 1)
+        last_batch = batch_idx + 1 >= trainer.num_training_batches
+        if (self.global_step + 1) % every and not last_batch and not trainer.fast_dev_run:
+            return
+        for name, (total, steps) in self._tracked.items():
+            mean = (total / steps).float().cpu()  # the one sync of the window
+            self.log(name, mean, prog_bar=name == "train/loss", batch_size=1)
+        self._tracked.clear()
+
+    def on_train_epoch_start(self) -> None:
+        self._tracked.clear()  # windows do not span epochs, so a resumed run logs the same
 
     # --- evaluation ----------------------------------------------------------------------
     def setup(self, stage: str) -> None:
