@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader
 from posekit.codecs import Codec
 from posekit.core.spec import KeypointSpec
 from posekit.data.augment import GeometricAugmentation
+from posekit.data.collate import collate_sources
 from posekit.data.records import PersonRecord
 from posekit.data.topdown import TopDownDataset
 
@@ -37,7 +38,8 @@ class TopDownDataModule(L.LightningDataModule):
     downscaled at least that much (:mod:`posekit.data.decode`); ``pin_memory`` (page-locked
     batches, so that the model's ``non_blocking`` copies to the GPU overlap the next step),
     ``persistent_workers`` (keep the workers between epochs) and ``prefetch_factor`` (batches
-    each worker prepares ahead) set up the loaders.
+    each worker prepares ahead) set up the loaders. ``device_warp`` hands the model decoded
+    images and crop matrices: the crops are cut and the targets encoded on its device.
     """
 
     layout: str = ""
@@ -63,6 +65,7 @@ class TopDownDataModule(L.LightningDataModule):
         reduced_decode: bool = True,
         persistent_workers: bool = True,
         prefetch_factor: int | None = None,
+        device_warp: bool = False,
     ) -> None:
         super().__init__()
         self.root = Path(root)
@@ -84,6 +87,7 @@ class TopDownDataModule(L.LightningDataModule):
         self.reduced_decode = reduced_decode
         self.persistent_workers = persistent_workers
         self.prefetch_factor = prefetch_factor
+        self.device_warp = device_warp
         self.check_layout()
         self.train_set: TopDownDataset | None = None
         self.val_set: TopDownDataset | None = None
@@ -153,6 +157,7 @@ class TopDownDataModule(L.LightningDataModule):
             photometric=self.photometric,
             aux_codecs=self.aux_codecs,
             reduced_decode=self.reduced_decode,
+            device_warp=self.device_warp,
         )
 
     def setup(self, stage: str | None = None) -> None:
@@ -176,6 +181,7 @@ class TopDownDataModule(L.LightningDataModule):
             persistent_workers=self.persistent_workers and self.num_workers > 0,
             # batches each worker prepares ahead (torch's default 2 when null)
             prefetch_factor=self.prefetch_factor if self.num_workers > 0 else None,
+            collate_fn=collate_sources if self.device_warp else None,
         )
 
     def train_dataloader(self) -> DataLoader:

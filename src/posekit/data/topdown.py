@@ -27,6 +27,12 @@ class TopDownDataset(Dataset):
     crop pixels, keypoint_visible (K,), center (2,), scale (2,) and the metric meta. The targets
     of ``aux_codecs`` come as ``aux/<name>/<key>`` (their weights as
     ``aux/<name>/keypoint_weights``).
+
+    With ``device_warp`` an item holds the decoded (possibly reduced) image as source_image
+    (3, h, w) uint8 and warp_matrix (2, 3) from its pixels to crop pixels (flip included)
+    instead of image and targets: the model cuts and encodes the batch on its device
+    (``posekit.models.device_batch``); :func:`posekit.data.collate.collate_sources` pads the
+    images to one size.
     """
 
     def __init__(
@@ -41,6 +47,7 @@ class TopDownDataset(Dataset):
         photometric: Callable | None = None,
         aux_codecs: Mapping[str, Codec] | None = None,
         reduced_decode: bool = True,
+        device_warp: bool = False,
     ) -> None:
         self.aux_codecs = dict(aux_codecs or {})
         for name, each in (("codec", codec), *self.aux_codecs.items()):
@@ -60,6 +67,13 @@ class TopDownDataset(Dataset):
         self.photometric = photometric if train else None
         self.flip_index = np.asarray(spec.flip_index)
         self.reduced_decode = reduced_decode
+        self.device_warp = device_warp
+        if device_warp and self.photometric is not None:
+            raise ValueError(
+                "data.device_warp=true cuts the crops on the model's device, after the loader, "
+                "where the photometric augmentation (albumentations, on CPU crops) cannot run: "
+                "set data.photometric=null or data.device_warp=false"
+            )
         # samples decoded at each reduction factor (1 = full), in this process
         self.decode_factors: Counter[int] = Counter()
 
@@ -92,27 +106,23 @@ class TopDownDataset(Dataset):
             self.reduced_decode,
         )
         self.decode_factors[factor] += 1
-        crop = cv2.warpAffine(image, warp, self.input_size, flags=cv2.INTER_LINEAR)
         keypoints = apply_affine(record.keypoints[:, :2], matrix)  # (K, 2) crop pixels
         visible = (record.keypoints[:, 2] > 0).astype(np.float32)  # (K,)
-        if flip:
-            crop = crop[:, ::-1]
+        if flip:  # the mirror x -> W-1-x, folded into the warp
+            warp = np.float32([[-1, 0, self.input_size[0] - 1], [0, 1, 0]]) @ np.vstack(
+                [warp, np.float32([0, 0, 1])]
+            )
             keypoints = keypoints[self.flip_index]
             keypoints[:, 0] = self.input_size[0] - 1 - keypoints[:, 0]
             visible = visible[self.flip_index]
-        if self.photometric is not None:
-            reseed = getattr(self.photometric, "set_random_seed", None)
-            if reseed is not None:  # albumentations has its own generators: seed them from torch's
-                reseed(int(torch.randint(0, 2**31 - 1, ()).item()))
-            crop = self.photometric(image=np.ascontiguousarray(crop))["image"]
-
-        targets = self.codec.encode(keypoints, visible)
-        sample = {key: torch.from_numpy(value) for key, value in targets.items()}
-        for name, codec in self.aux_codecs.items():
-            aux_targets = codec.encode(keypoints, visible)
-            sample.update({f"aux/{name}/{k}": torch.from_numpy(v) for k, v in aux_targets.items()})
+        if self.device_warp:  # the model warps and encodes on its device (models/device_batch.py)
+            sample = {
+                "source_image": torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))),
+                "warp_matrix": torch.from_numpy(warp.astype(np.float32)),
+            }
+        else:
+            sample = self._crop_and_targets(image, warp, keypoints, visible)
         sample.update(
-            image=torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1))),
             keypoints=torch.from_numpy(keypoints.astype(np.float32)),
             keypoint_visible=torch.from_numpy(visible),
             center=torch.from_numpy(center.astype(np.float32)),
@@ -124,4 +134,21 @@ class TopDownDataset(Dataset):
             area=torch.tensor(record.area, dtype=torch.float32),
             gt_keypoints=torch.from_numpy(record.keypoints.astype(np.float32)),
         )
+        return sample
+
+    def _crop_and_targets(
+        self, image: np.ndarray, warp: np.ndarray, keypoints: np.ndarray, visible: np.ndarray
+    ) -> dict[str, torch.Tensor]:
+        """The crop (3, H, W) uint8 (with photometric augmentation) and the codecs' targets."""
+        crop = cv2.warpAffine(image, warp, self.input_size, flags=cv2.INTER_LINEAR)
+        if self.photometric is not None:
+            reseed = getattr(self.photometric, "set_random_seed", None)
+            if reseed is not None:  # albumentations has its own generators: seed them from torch's
+                reseed(int(torch.randint(0, 2**31 - 1, ()).item()))
+            crop = self.photometric(image=crop)["image"]
+        sample = {key: torch.from_numpy(v) for key, v in self.codec.encode(keypoints, visible).items()}
+        for name, codec in self.aux_codecs.items():
+            aux_targets = codec.encode(keypoints, visible)
+            sample.update({f"aux/{name}/{k}": torch.from_numpy(v) for k, v in aux_targets.items()})
+        sample["image"] = torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1)))
         return sample

@@ -14,6 +14,7 @@ from posekit.codecs import Codec
 from posekit.core.batch import Batch, meta_of
 from posekit.core.spec import KeypointSpec
 from posekit.metrics.sample_mean import SampleMean
+from posekit.models.device_batch import complete_on_device
 from posekit.models.predict import KeypointPrediction, predict_crops
 from posekit.models.schedules import scheduler_arguments
 
@@ -152,6 +153,12 @@ class TopDownPoseModule(L.LightningModule):
         return predict_crops(self, images, center, scale, self.flip_test)
 
     # --- training ------------------------------------------------------------------------
+    def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
+        """With ``data.device_warp``: cut the crops and encode the targets on this device."""
+        if "source_image" in batch:
+            return complete_on_device(batch, self.codec, self.aux_codecs)
+        return batch
+
     @staticmethod
     def _targets(
         outputs: dict[str, Tensor], batch: Batch, codec: Codec, prefix: str = ""
