@@ -59,6 +59,9 @@ class TopDownPoseModule(L.LightningModule):
     ``aux_heads`` (name -> :class:`AuxiliaryHead`) and ``aux_codecs`` (name -> codec, the same
     nodes the data encodes with) add auxiliary heads: their weighted losses join the training
     loss; they are not run in evaluation, prediction or export.
+
+    ``compile``: the training step's network (backbone, neck, head) runs through
+    ``torch.compile``; ``channels_last`` feeds it NHWC images.
     """
 
     def __init__(
@@ -76,6 +79,7 @@ class TopDownPoseModule(L.LightningModule):
         neck: Callable[..., nn.Module] | None = None,
         aux_heads: Mapping[str, AuxiliaryHead] | None = None,
         aux_codecs: Mapping[str, Codec] | None = None,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.backbone = backbone
@@ -93,6 +97,8 @@ class TopDownPoseModule(L.LightningModule):
         self.scheduler_interval = scheduler_interval
         self.flip_test = flip_test
         self.channels_last = channels_last
+        self.compile_network = compile
+        self._compiled_network: Callable[[Tensor], tuple[list[Tensor], dict[str, Tensor]]] | None = None
         self.aux_heads, self.aux_loss_fns, self.aux_codecs, self.aux_routing = self._build_aux(
             aux_heads or {}, aux_codecs or {}, strides, channels, keypoints.num_keypoints
         )
@@ -196,9 +202,22 @@ class TopDownPoseModule(L.LightningModule):
             total = total + weight * loss
         return total
 
+    def _network(self, images: Tensor) -> tuple[list[Tensor], dict[str, Tensor]]:
+        """Normalised images -> the backbone's features and the main head's outputs."""
+        features = self.backbone(images)
+        return features, self.head(self._head_input(features))
+
+    def _training_network(self) -> Callable[[Tensor], tuple[list[Tensor], dict[str, Tensor]]]:
+        """The network of the training step: ``torch.compile``-d at first use with ``compile``
+        (evaluation and export run it eagerly; the state_dict keeps its names)."""
+        if not self.compile_network:
+            return self._network
+        if self._compiled_network is None:
+            self._compiled_network = torch.compile(self._network)
+        return self._compiled_network
+
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        features = self.backbone(self.normalize(batch["image"]))
-        outputs = self.head(self._head_input(features))
+        features, outputs = self._training_network()(self.normalize(batch["image"]))
         targets = self._targets(outputs, batch, self.codec)
         loss = self.loss_fn(outputs, targets, batch["keypoint_weights"])
         if len(self.aux_heads):
