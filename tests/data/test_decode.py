@@ -12,12 +12,15 @@ from posekit.core.geometry import bbox_to_center_scale, crop_affine_matrix
 from posekit.core.io import read_rgb_image
 from posekit.core.spec import KeypointSpec
 from posekit.codecs import SimCCCodec
+from posekit.data.augment import GeometricAugmentation
 from posekit.data.decode import read_for_crop, reduced_matrix, reduction_factor
 from posekit.data.formats.coco import load_coco_records
 from posekit.data.topdown import TopDownDataset
 from helpers import REPO
 
 COCO_SPEC = KeypointSpec.from_yaml(REPO / "conf" / "keypoints" / "coco.yaml")
+NO_AUG = GeometricAugmentation(flip_prob=0, half_body_prob=0, scale_factor=0, rotation_factor=0,
+                               rotation_prob=0)
 
 
 def full_crop(path: Path, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -106,7 +109,8 @@ def test_fixture_crops_match_full_decoding(fixtures_dir, input_size):
     moved by half a pixel."""
     coco = fixtures_dir / "coco"
     records = load_coco_records(coco / "test_coco.json", coco, 17)
-    dataset = TopDownDataset(records, COCO_SPEC, SimCCCodec(input_size), input_size, train=False)
+    dataset = TopDownDataset(records, COCO_SPEC, SimCCCodec(input_size), input_size, train=True,
+                             augmentation=NO_AUG)
     reduced_people, ours, shifted = 0, [], []
     for index, record in enumerate(records):
         center, scale = bbox_to_center_scale(record.bbox, input_size[0] / input_size[1])
@@ -126,3 +130,13 @@ def test_fixture_crops_match_full_decoding(fixtures_dir, input_size):
     assert sum(dataset.decode_factors.values()) == len(records)
     assert dataset.decode_factors[1] == len(records) - reduced_people
     assert reduced_people > len(records) // 2
+
+
+def test_evaluation_decodes_in_full_as_the_predictor(fixtures_dir):
+    """Validation crops come from the full image, as the Predictor's do."""
+    coco = fixtures_dir / "coco"
+    records = load_coco_records(coco / "test_coco.json", coco, 17)
+    dataset = TopDownDataset(records, COCO_SPEC, SimCCCodec((48, 64)), (48, 64), train=False)
+    for index in range(len(records)):
+        dataset[index]
+    assert dict(dataset.decode_factors) == {1: len(records)}

@@ -66,7 +66,9 @@ class TopDownDataset(Dataset):
         self.augmentation = augmentation if train else None
         self.photometric = photometric if train else None
         self.flip_index = np.asarray(spec.flip_index)
-        self.reduced_decode = reduced_decode
+        # training only: evaluation crops from the full image, exactly as the Predictor does,
+        # so that a checkpoint predicts what its validation scored
+        self.reduced_decode = reduced_decode and train
         self.device_warp = device_warp
         if device_warp and self.photometric is not None:
             raise ValueError(
