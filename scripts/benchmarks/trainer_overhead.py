@@ -11,7 +11,6 @@ import warnings
 from argparse import Namespace
 from contextlib import redirect_stdout
 from io import StringIO
-from pathlib import Path
 
 import torch
 from hydra.utils import instantiate

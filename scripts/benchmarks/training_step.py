@@ -9,7 +9,14 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from benchmarks.common import Row, compose_config, endless, size_label, synchronize, train_loader
+from benchmarks.common import (
+    Row,
+    compose_config,
+    endless,
+    size_label,
+    synchronize,
+    train_loader,
+)
 from posekit.models.checkpoint import build_model
 
 WARMUP_STEPS = 3

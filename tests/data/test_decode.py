@@ -7,16 +7,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from helpers import REPO
 
+from posekit.codecs import SimCCCodec
 from posekit.core.geometry import bbox_to_center_scale, crop_affine_matrix
 from posekit.core.io import read_rgb_image
 from posekit.core.spec import KeypointSpec
-from posekit.codecs import SimCCCodec
 from posekit.data.augment import GeometricAugmentation
 from posekit.data.decode import read_for_crop, reduced_matrix, reduction_factor
 from posekit.data.formats.coco import load_coco_records
 from posekit.data.topdown import TopDownDataset
-from helpers import REPO
 
 COCO_SPEC = KeypointSpec.from_yaml(REPO / "conf" / "keypoints" / "coco.yaml")
 NO_AUG = GeometricAugmentation(flip_prob=0, half_body_prob=0, scale_factor=0, rotation_factor=0,
@@ -70,8 +70,8 @@ def test_reduced_decode_gives_the_full_crop_on_a_synthetic_jpeg(tmp_path):
     cv2.imwrite(str(path), image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
     size = (64, 48)
     for crop_width, expected in [(100, 1), (140, 2), (300, 4), (560, 8)]:
-        matrix = crop_affine_matrix(np.array([320.0, 240.0]), np.array([crop_width, crop_width * 0.75]),
-                                    10.0, size)
+        box = np.array([crop_width, crop_width * 0.75])
+        matrix = crop_affine_matrix(np.array([320.0, 240.0]), box, 10.0, size)
         crop, factor = reduced_crop(path, matrix, size)
         assert factor == expected
         reference = full_crop(path, matrix, size)

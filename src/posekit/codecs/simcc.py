@@ -132,7 +132,9 @@ class SimCCCodec(Codec):
         labels[np.arange(centre.shape[0]), index] = 1.0 - eps
         return labels
 
-    def encode_batch(self, keypoints: torch.Tensor, visible: torch.Tensor) -> dict[str, torch.Tensor]:
+    def encode_batch(
+        self, keypoints: torch.Tensor, visible: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         """:meth:`encode` for a batch on any device: keypoints (N, K, 2) crop pixels, visible
         (N, K) -> simcc_x (N, K, Wx), simcc_y (N, K, Hy), keypoint_weights (N, K), float32."""
         keypoints = keypoints.to(torch.float32)

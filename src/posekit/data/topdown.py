@@ -148,7 +148,8 @@ class TopDownDataset(Dataset):
             if reseed is not None:  # albumentations has its own generators: seed them from torch's
                 reseed(int(torch.randint(0, 2**31 - 1, ()).item()))
             crop = self.photometric(image=crop)["image"]
-        sample = {key: torch.from_numpy(v) for key, v in self.codec.encode(keypoints, visible).items()}
+        targets = self.codec.encode(keypoints, visible)
+        sample = {key: torch.from_numpy(value) for key, value in targets.items()}
         for name, codec in self.aux_codecs.items():
             aux_targets = codec.encode(keypoints, visible)
             sample.update({f"aux/{name}/{k}": torch.from_numpy(v) for k, v in aux_targets.items()})

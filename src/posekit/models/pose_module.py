@@ -20,6 +20,8 @@ from posekit.models.schedules import scheduler_arguments
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# normalised images -> (backbone features, main head outputs)
+NetworkFn = Callable[[Tensor], tuple[list[Tensor], dict[str, Tensor]]]
 AUX_PREFIX = "aux"  # auxiliary targets sit in the batch as "aux/<name>/<output key>"
 
 
@@ -98,7 +100,7 @@ class TopDownPoseModule(L.LightningModule):
         self.flip_test = flip_test
         self.channels_last = channels_last
         self.compile_network = compile
-        self._compiled_network: Callable[[Tensor], tuple[list[Tensor], dict[str, Tensor]]] | None = None
+        self._compiled_network: NetworkFn | None = None
         self.aux_heads, self.aux_loss_fns, self.aux_codecs, self.aux_routing = self._build_aux(
             aux_heads or {}, aux_codecs or {}, strides, channels, keypoints.num_keypoints
         )
@@ -207,7 +209,7 @@ class TopDownPoseModule(L.LightningModule):
         features = self.backbone(images)
         return features, self.head(self._head_input(features))
 
-    def _training_network(self) -> Callable[[Tensor], tuple[list[Tensor], dict[str, Tensor]]]:
+    def _training_network(self) -> NetworkFn:
         """The network of the training step: ``torch.compile``-d at first use with ``compile``
         (evaluation and export run it eagerly; the state_dict keeps its names)."""
         if not self.compile_network:
