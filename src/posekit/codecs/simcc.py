@@ -156,6 +156,36 @@ class SimCCCodec(Codec):
         labels[np.arange(centre.shape[0]), index] = 1.0 - eps
         return labels
 
+    def encode_batch(
+        self, keypoints: torch.Tensor, visible: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """:meth:`encode` for a batch on any device: keypoints (N, K, 2) crop pixels, visible
+        (N, K) -> simcc_x (N, K, Wx), simcc_y (N, K, Hy), keypoint_weights (N, K), float32."""
+        keypoints = keypoints.to(torch.float32)
+        finite = torch.isfinite(keypoints).all(dim=-1)  # (N, K)
+        centre = torch.where(finite[..., None], keypoints, 0.0) * self.split_ratio  # (N, K, 2)
+        bins = centre.new_tensor(self.simcc_size)
+        inside = ((centre >= 0) & (centre < bins)).all(dim=-1)  # (N, K)
+        weights = ((visible > 0) & finite & inside).to(torch.float32)  # (N, K)
+        simcc_x = self._labels_torch(centre[..., 0], self.simcc_size[0], self.sigma[0])
+        simcc_y = self._labels_torch(centre[..., 1], self.simcc_size[1], self.sigma[1])
+        return {
+            "simcc_x": simcc_x * weights[..., None],
+            "simcc_y": simcc_y * weights[..., None],
+            "keypoint_weights": weights,
+        }
+
+    def _labels_torch(self, centre: torch.Tensor, bins: int, sigma: float) -> torch.Tensor:
+        """Labels (N, K, bins) along one axis for centres (N, K) in bins."""
+        if self.label_type == "gaussian":
+            grid = torch.arange(bins, device=centre.device, dtype=torch.float32)  # (bins,)
+            labels = torch.exp(-0.5 * torch.square((grid - centre[..., None]) / sigma))
+            return labels / (sigma * math.sqrt(2 * math.pi)) if self.normalize else labels
+        eps = self.label_smoothing
+        index = torch.floor(centre + 0.5).clamp(0, bins - 1).long()  # (N, K)
+        labels = centre.new_full((*centre.shape, bins), eps / (bins - 1))  # (N, K, bins)
+        return labels.scatter_(-1, index[..., None], 1.0 - eps)
+
     # ------------------------------------------------------------------ decode (torch)
     def decode(self, outputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         simcc_x = outputs["simcc_x"].float()  # (N, K, Wx)

@@ -57,12 +57,15 @@ def check_not_truncated(path: str | Path, record_hint: str) -> None:
         )
 
 
-def read_rgb_image(path: str | Path, record_hint: str) -> np.ndarray:
+def read_rgb_image(
+    path: str | Path, record_hint: str, flags: int = cv2.IMREAD_COLOR
+) -> np.ndarray:
     """Image (H, W, 3) uint8 RGB; a clear error naming the file and the record when unreadable
-    or truncated (:class:`TruncatedImageError`)."""
+    or truncated (:class:`TruncatedImageError`). ``flags``: cv2's read mode, e.g.
+    ``cv2.IMREAD_REDUCED_COLOR_2`` for JPEGs decoded at half scale."""
     if Path(path).is_file():
         check_not_truncated(path, record_hint)
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    image = cv2.imread(str(path), flags)
     if image is None:
         raise FileNotFoundError(f"cannot read image {path} ({record_hint}): missing or not an image")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

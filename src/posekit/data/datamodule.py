@@ -14,6 +14,7 @@ from posekit.codecs import Codec
 from posekit.core.io import check_not_truncated, jpeg_is_truncated
 from posekit.core.spec import KeypointSpec
 from posekit.data.augment import GeometricAugmentation
+from posekit.data.collate import collate_sources
 from posekit.data.records import PersonRecord
 from posekit.data.topdown import TopDownDataset
 
@@ -34,6 +35,13 @@ class TopDownDataModule(L.LightningDataModule):
     callback and early stopping watch. ``aux_codecs`` (name -> codec) encode the targets of
     auxiliary heads beside the main codec's. ``udp`` (``data.udp``) cuts training and
     validation crops with UDP's matrix; the model reads the same key to map back.
+
+    Speed: ``reduced_decode`` decodes JPEGs at 1/2, 1/4 or 1/8 scale when the crop is
+    downscaled at least that much (:mod:`posekit.data.decode`); ``pin_memory`` (page-locked
+    batches, so that the model's ``non_blocking`` copies to the GPU overlap the next step),
+    ``persistent_workers`` (keep the workers between epochs) and ``prefetch_factor`` (batches
+    each worker prepares ahead) set up the loaders. ``device_warp`` hands the model decoded
+    images and crop matrices: the crops are cut and the targets encoded on its device.
     """
 
     layout: str = ""
@@ -57,6 +65,10 @@ class TopDownDataModule(L.LightningDataModule):
         monitor_mode: str = "max",
         aux_codecs: Mapping[str, Codec] | None = None,
         udp: bool = False,
+        reduced_decode: bool = True,
+        persistent_workers: bool = True,
+        prefetch_factor: int | None = None,
+        device_warp: bool = False,
     ) -> None:
         super().__init__()
         self.root = Path(root)
@@ -76,6 +88,10 @@ class TopDownDataModule(L.LightningDataModule):
         self.udp = bool(udp)
         self.monitor = monitor
         self.monitor_mode = monitor_mode
+        self.reduced_decode = reduced_decode
+        self.persistent_workers = persistent_workers
+        self.prefetch_factor = prefetch_factor
+        self.device_warp = device_warp
         self.check_layout()
         self.train_set: TopDownDataset | None = None
         self.val_set: TopDownDataset | None = None
@@ -166,6 +182,8 @@ class TopDownDataModule(L.LightningDataModule):
             photometric=self.photometric,
             aux_codecs=self.aux_codecs,
             udp=self.udp,
+            reduced_decode=self.reduced_decode,
+            device_warp=self.device_warp,
         )
 
     def setup(self, stage: str | None = None) -> None:
@@ -197,7 +215,10 @@ class TopDownDataModule(L.LightningDataModule):
             drop_last=shuffle and len(dataset) > batch_size,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
+            persistent_workers=self.persistent_workers and self.num_workers > 0,
+            # batches each worker prepares ahead (torch's default 2 when null)
+            prefetch_factor=self.prefetch_factor if self.num_workers > 0 else None,
+            collate_fn=collate_sources if self.device_warp else None,
         )
 
     def train_dataloader(self) -> DataLoader:

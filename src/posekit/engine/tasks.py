@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -69,6 +70,8 @@ def route_lightning_logs_through_hydra() -> None:
 def build_trainer(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> L.Trainer:
     """The configured trainer; its checkpoints are written atomically (AtomicCheckpointIO)."""
     route_lightning_logs_through_hydra()
+    # the module's on_after_batch_transfer (data.device_warp) is meant to run: not a mistake
+    warnings.filterwarnings("ignore", message="You have overridden `on_after_batch_transfer`")
     use_hydra_job_for_ddp_ranks()
     trainer = instantiate(
         cfg.trainer,

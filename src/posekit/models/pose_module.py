@@ -18,11 +18,14 @@ from posekit.models.backbone_protocol import Neck, check_backbone, check_neck
 from posekit.models.freeze import freeze, frozen_modules, keep_norms_in_eval
 from posekit.models.necks.fit import check_head_fits
 from posekit.models.optim import build_optimizer
+from posekit.models.device_batch import complete_on_device
 from posekit.models.predict import KeypointPrediction, predict_crops
 from posekit.models.schedules import scheduler_arguments
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# normalised images -> (backbone features, main head outputs)
+NetworkFn = Callable[[Tensor], tuple[list[Tensor], dict[str, Tensor]]]
 AUX_PREFIX = "aux"  # auxiliary targets sit in the batch as "aux/<name>/<output key>"
 
 
@@ -73,6 +76,9 @@ class TopDownPoseModule(L.LightningModule):
     :mod:`posekit.models.backbone_protocol`). ``freeze_backbone`` / ``freeze_backbone_stages``
     freeze all of it or its stem and first N stages (their BatchNorm kept in eval mode), and
     ``backbone_lr_mult`` scales the backbone's learning rate (:mod:`posekit.models.freeze`).
+
+    ``compile``: the training step's network (backbone, neck, head) runs through
+    ``torch.compile``; ``channels_last`` feeds it NHWC images.
     """
 
     def __init__(
@@ -94,6 +100,7 @@ class TopDownPoseModule(L.LightningModule):
         freeze_backbone_stages: int = -1,
         backbone_lr_mult: float = 1.0,
         udp: bool = False,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         strides, channels = check_backbone(backbone)
@@ -120,6 +127,8 @@ class TopDownPoseModule(L.LightningModule):
             raise ValueError(
                 f"{type(codec).__name__} needs UDP crops: set data.udp=true (model=udp does)"
             )
+        self.compile_network = compile
+        self._compiled_network: NetworkFn | None = None
         self.aux_heads, self.aux_loss_fns, self.aux_codecs, self.aux_routing = self._build_aux(
             aux_heads or {}, aux_codecs or {}, strides, channels, keypoints.num_keypoints
         )
@@ -132,6 +141,8 @@ class TopDownPoseModule(L.LightningModule):
             name: aux.targets for name, aux in (aux_heads or {}).items() if aux.targets is not None
         }
         self.metrics = nn.ModuleList()
+        # training values summed on the device between two logs: name -> (sum, steps)
+        self._tracked: dict[str, tuple[Tensor, int]] = {}
         self.eval_loss = SampleMean()  # per sample, so that DDP padding does not count twice
         self.run_config: dict | None = None  # the resolved run config, saved in checkpoints
         self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255)
@@ -194,6 +205,11 @@ class TopDownPoseModule(L.LightningModule):
         if mode:
             keep_norms_in_eval(self._frozen)
         return self
+    def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
+        """With ``data.device_warp``: cut the crops and encode the targets on this device."""
+        if "source_image" in batch:
+            return complete_on_device(batch, self.codec, self.aux_codecs)
+        return batch
 
     @staticmethod
     def _targets(
@@ -250,20 +266,67 @@ class TopDownPoseModule(L.LightningModule):
                 targets = self._targets(outputs, batch, self.aux_codecs[name], prefix)
                 weights = batch[prefix + "keypoint_weights"]
             loss = self.aux_loss_fns[name](outputs, targets, weights)
-            self.log(f"train/loss_{name}", loss, batch_size=batch["image"].shape[0])
+            self._track(f"train/loss_{name}", loss)
             total = total + weight * loss
         return total
 
+    def _network(self, images: Tensor) -> tuple[list[Tensor], dict[str, Tensor]]:
+        """Normalised images -> the backbone's features and the main head's outputs."""
+        features = self.backbone(images)
+        return features, self.head(self._head_input(features))
+
+    def _training_network(self) -> NetworkFn:
+        """The network of the training step: ``torch.compile``-d at first use with ``compile``
+        (evaluation and export run it eagerly; the state_dict keeps its names)."""
+        if not self.compile_network:
+            return self._network
+        if self._compiled_network is None:
+            self._compiled_network = torch.compile(self._network)
+        return self._compiled_network
+
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         images = self.normalize(batch["image"])
-        features = self.backbone(images)
-        outputs = self.head(self._head_input(features))
+        features, outputs = self._training_network()(images)
         targets = self._targets(outputs, batch, self.codec)
         loss = self.loss_fn(outputs, targets, batch["keypoint_weights"])
         if len(self.aux_heads):
             loss = loss + self._aux_loss(features, batch, images)
-        self.log("train/loss", loss, prog_bar=True, batch_size=batch["image"].shape[0])
+        self._track("train/loss", loss)
+        self._log_tracked(batch_idx)
         return loss
+
+    # --- training-loss logging off the hot path -------------------------------------------
+    def _track(self, name: str, value: Tensor) -> None:
+        """Add a detached step value to its running sum on the device (no host sync)."""
+        total, steps = self._tracked.get(name, (None, 0))
+        value = value.detach()
+        self._tracked[name] = (value if total is None else total + value, steps + 1)
+
+    def _log_tracked(self, batch_idx: int) -> None:
+        """Log the mean of each tracked value since its last log, at the steps where the
+        logger writes (every ``trainer.log_every_n_steps``), at each epoch's last batch and at
+        the run's last step (``max_steps``).
+
+        Logging every step costs Lightning's bookkeeping (about a millisecond) and, for the
+        progress bar, a host-device sync per step; the logger only writes every n-th step
+        anyway. The value is the window's mean (not one step's), moved to the CPU once per
+        window so that the progress bar's per-batch reads never wait for the GPU.
+        """
+        trainer = self._trainer
+        if trainer is None:
+            return
+        every = max(int(trainer.log_every_n_steps), 1)
+        last_batch = batch_idx + 1 >= trainer.num_training_batches
+        last_step = 0 < trainer.max_steps <= self.global_step + 1
+        if (self.global_step + 1) % every and not (last_batch or last_step or trainer.fast_dev_run):
+            return
+        for name, (total, steps) in self._tracked.items():
+            mean = (total / steps).float().cpu()  # the one sync of the window
+            self.log(name, mean, prog_bar=name == "train/loss", batch_size=1)
+        self._tracked.clear()
+
+    def on_train_epoch_start(self) -> None:
+        self._tracked.clear()  # windows do not span epochs, so a resumed run logs the same
 
     # --- evaluation ----------------------------------------------------------------------
     def setup(self, stage: str) -> None:

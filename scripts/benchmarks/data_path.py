@@ -1,0 +1,92 @@
+"""Data loading: samples/s per worker count, and the data path beside the decode bound on
+COCO-size JPEGs (with the share of samples decoded at reduced scale)."""
+
+from __future__ import annotations
+
+import time
+from argparse import Namespace
+
+import cv2
+from omegaconf import DictConfig
+from torch.utils.data import DataLoader
+
+from benchmarks.common import (
+    Row,
+    coco_fixture,
+    coco_fixture_overrides,
+    compose_config,
+    endless,
+    size_label,
+    torch_threads,
+    train_loader,
+)
+from posekit.data.decode import REDUCED_MODES
+
+
+def loader_rate(loader: DataLoader, seconds: float) -> float:
+    """Samples/s over about ``seconds``, after one warm-up batch (which starts the workers)."""
+    batches = endless(loader)
+    next(batches)
+    samples, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds or samples == 0:
+        samples += len(next(batches)["keypoints"])
+    return samples / elapsed
+
+
+def decode_rate(paths: list[str], seconds: float, factor: int = 1) -> float:
+    """Images/s of cv2.imread alone (to RGB, as the data path), cycling through ``paths``."""
+    mode = cv2.IMREAD_COLOR if factor == 1 else REDUCED_MODES[factor]
+    images, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds or images == 0:
+        image = cv2.imread(paths[images % len(paths)], mode)
+        if image is None:
+            raise FileNotFoundError(paths[images % len(paths)])
+        cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        images += 1
+    return images / elapsed
+
+
+def loader_rows(configs: list[DictConfig], args: Namespace) -> list[Row]:
+    """The sample's training loader per worker count, at each input size."""
+    rows = []
+    for cfg in configs:
+        for workers in args.workers:
+            rate = loader_rate(train_loader(cfg, workers, args.batch_size), args.seconds)
+            where = f"{workers} workers" if workers else "main process"
+            rows.append(Row("data loading", f"sample {size_label(cfg)}, {where}", rate,
+                            per_worker=rate / max(workers, 1)))
+    return rows
+
+
+def coco_rows(args: Namespace) -> list[Row]:
+    """Main process, one thread (as one worker): decoding alone vs the whole training sample,
+    with reduced decoding on and off, on the COCO fixture's 640x480 JPEGs."""
+    folder = coco_fixture()
+    if folder is None:
+        print("COCO fixture not found (POSEKIT_FIXTURES): the COCO-size rows are left out")
+        return []
+    paths = sorted(str(p) for p in folder.glob("*.jpg"))
+    group = "COCO-size JPEGs (1 core)"
+    full = decode_rate(paths, args.seconds)
+    rows = [Row(group, "decode only, cv2.imread full", full, unit="images/s"),
+            Row(group, "decode only, cv2.imread at 1/2", decode_rate(paths, args.seconds, 2),
+                unit="images/s")]
+    for size in ((192, 256), (96, 128)):
+        for reduced in (False, True):
+            overrides = [*coco_fixture_overrides(folder, size), f"data.reduced_decode={reduced}"]
+            loader = train_loader(compose_config([*args.overrides, *overrides]), 0,
+                                  args.batch_size)
+            rate = loader_rate(loader, args.seconds)
+            factors = loader.dataset.decode_factors
+            share = 1 - factors[1] / max(sum(factors.values()), 1)
+            setting = f"data path {size[1]}x{size[0]}, reduced decode {'on' if reduced else 'off'}"
+            note = f"{rate / full:.2f} x full decode; {share:.0%} of samples reduced"
+            rows.append(Row(group, setting, rate, note=note))
+    return rows
+
+
+def data_rows(configs: list[DictConfig], args: Namespace) -> list[Row]:
+    # one torch thread in the main process, as in a worker: with 2 intra-op threads on a busy
+    # machine, default_collate's torch.stack alone can be 10x slower
+    with torch_threads(1):
+        return loader_rows(configs, args) + coco_rows(args)
