@@ -88,7 +88,7 @@ def memory_rows(args: Namespace) -> list[Row]:
     cuda = torch.cuda.is_available()
     for head, head_overrides in HEADS.items():
         overrides = [*args.overrides, *head_overrides, *SIZE]
-        per_person = target_bytes_per_person(overrides)
+        per_person = target_bytes_per_person([*overrides, *CPU_BACKBONE])  # heatmaps at 1/4
         rows.append(Row("memory", f"{head} targets per person, 256x192", per_person / KIB,
                         unit="KiB", note="arithmetic: float32 targets and keypoint weights"))
         measured = [("cpu", measure_in_fresh_process([*overrides, *CPU_BACKBONE],
