@@ -62,12 +62,3 @@ class AlphaPoseIntegralCodec(Codec):
             result[CONFIDENCE] = outputs[CONFIDENCE][:, index]
         return result
 
-    def flip_average(
-        self,
-        outputs: dict[str, torch.Tensor],
-        flipped_crop_outputs: dict[str, torch.Tensor],
-        flip_index: Sequence[int],
-    ) -> dict[str, torch.Tensor]:
-        """The mean of the coordinates and of the confidences of both crops."""
-        flipped = self.flip_outputs(flipped_crop_outputs, flip_index)
-        return {key: (outputs[key] + flipped[key]) * 0.5 for key in (COORDS, CONFIDENCE)}

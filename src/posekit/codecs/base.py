@@ -70,11 +70,12 @@ class Codec(abc.ABC):
         """The flip test: ``outputs`` of the crops averaged with ``flipped_crop_outputs`` (the
         head outputs of the mirrored crops, mapped back with :meth:`flip_outputs`).
 
-        The plain mean of the two; a codec whose recipe averages another quantity (e.g.
-        probabilities rather than logits) overrides this.
+        The plain mean of every output :meth:`flip_outputs` maps back (the ``output_keys`` and
+        any extra outputs such as confidences); a codec whose recipe averages another quantity
+        (e.g. probabilities rather than logits) overrides this.
         """
         flipped = self.flip_outputs(flipped_crop_outputs, flip_index)
-        return {key: (outputs[key] + flipped[key]) * 0.5 for key in self.output_keys}
+        return {key: (outputs[key] + value) * 0.5 for key, value in flipped.items()}
 
 
 def as_size(name: str, value: Sequence[int]) -> tuple[int, int]:

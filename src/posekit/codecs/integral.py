@@ -92,12 +92,3 @@ class IntegralRegressionCodec(Codec):
             flipped["scores"] = scores.index_select(1, index)
         return flipped
 
-    def flip_average(
-        self,
-        outputs: dict[str, torch.Tensor],
-        flipped_crop_outputs: dict[str, torch.Tensor],
-        flip_index: Sequence[int],
-    ) -> dict[str, torch.Tensor]:
-        """The mean of every output (scores too, as AlphaPose averages them)."""
-        flipped = self.flip_outputs(flipped_crop_outputs, flip_index)
-        return {key: 0.5 * (outputs[key] + value) for key, value in flipped.items()}

@@ -205,6 +205,8 @@ class MixedDataModule(L.LightningDataModule):
             augmentation=source.augmentation,
             photometric=self.photometric,
             aux_codecs=self.aux_codecs,
+            udp=source.udp,
+            reduced_decode=source.reduced_decode,
         )
 
     def setup(self, stage: str | None = None) -> None:
