@@ -103,6 +103,13 @@ def as_positive(name: str, value: float) -> float:
     return float(value)
 
 
+def as_odd_kernel(name: str, value: int) -> int:
+    """Validate an odd positive int (a blur kernel size); raise ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1 or value % 2 == 0:
+        raise ValueError(f"{name} must be an odd positive int, got {value!r}")
+    return int(value)
+
+
 def check_keypoints(keypoints: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Validate the inputs of ``encode``.
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from numbers import Integral
 from typing import Sequence
 
 import numpy as np
@@ -12,6 +11,7 @@ import torch.nn.functional as F
 
 from posekit.codecs.base import (
     Codec,
+    as_odd_kernel,
     as_positive,
     as_size,
     check_keypoints,
@@ -64,17 +64,8 @@ class MSRAHeatmapCodec(Codec):
         self.input_size = as_size("input_size", input_size)
         self.heatmap_size = as_size("heatmap_size", heatmap_size)
         self.sigma = as_positive("sigma", sigma)
-        if (
-            isinstance(blur_kernel_size, bool)
-            or not isinstance(blur_kernel_size, Integral)
-            or blur_kernel_size < 1
-            or blur_kernel_size % 2 == 0
-        ):
-            raise ValueError(
-                f"blur_kernel_size must be an odd positive int, got {blur_kernel_size!r}"
-            )
         self.unbiased = bool(unbiased)
-        self.blur_kernel_size = int(blur_kernel_size)
+        self.blur_kernel_size = as_odd_kernel("blur_kernel_size", blur_kernel_size)
         # input pixels per heatmap pixel, (x, y)
         self.stride = (
             self.input_size[0] / self.heatmap_size[0],

@@ -4,7 +4,6 @@ heatmap pixel u sits at input pixel ``u (W-1) / (w-1)``, so the flip test is exa
 from __future__ import annotations
 
 import math
-from numbers import Integral
 from typing import Sequence
 
 import numpy as np
@@ -13,6 +12,7 @@ import torch.nn.functional as F
 
 from posekit.codecs.base import (
     Codec,
+    as_odd_kernel,
     as_positive,
     as_size,
     check_keypoints,
@@ -64,16 +64,7 @@ class UDPHeatmapCodec(Codec):
         if min(self.heatmap_size) < 2:
             raise ValueError(f"heatmap_size must be at least 2 per axis, got {self.heatmap_size}")
         self.sigma = as_positive("sigma", sigma)
-        if (
-            isinstance(blur_kernel_size, bool)
-            or not isinstance(blur_kernel_size, Integral)
-            or blur_kernel_size < 1
-            or blur_kernel_size % 2 == 0
-        ):
-            raise ValueError(
-                f"blur_kernel_size must be an odd positive int, got {blur_kernel_size!r}"
-            )
-        self.blur_kernel_size = int(blur_kernel_size)
+        self.blur_kernel_size = as_odd_kernel("blur_kernel_size", blur_kernel_size)
         self.refine = bool(refine)
         self.factor = (
             (self.input_size[0] - 1) / (self.heatmap_size[0] - 1),

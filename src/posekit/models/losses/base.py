@@ -21,6 +21,8 @@ class KeypointLoss(nn.Module, abc.ABC):
     """Base of the keypoint losses: subclasses give :meth:`per_sample`.
 
     Args:
+        use_target_weight: multiply by ``keypoint_weights``; if False they are ignored.
+        loss_weight: factor on the result.
         joint_weights: optional (K,) factors on the keypoint weights, e.g. the keypoint spec's
             ``joint_weights`` (``model.loss.joint_weights='${joint_weights:${data.keypoints}}'``);
             they multiply the (N, K) ``keypoint_weights`` before the loss uses them, as HRNet's
@@ -28,8 +30,15 @@ class KeypointLoss(nn.Module, abc.ABC):
             None: no factors.
     """
 
-    def __init__(self, joint_weights: Sequence[float] | None = None) -> None:
+    def __init__(
+        self,
+        use_target_weight: bool = True,
+        loss_weight: float = 1.0,
+        joint_weights: Sequence[float] | None = None,
+    ) -> None:
         super().__init__()
+        self.use_target_weight = bool(use_target_weight)
+        self.loss_weight = float(loss_weight)
         if joint_weights is None:
             self.joint_weights: Tensor | None = None
         else:
@@ -40,6 +49,7 @@ class KeypointLoss(nn.Module, abc.ABC):
                     f"{list(joint_weights)}"
                 )
             self.register_buffer("joint_weights", weights, persistent=False)
+        self.require_target_weight(self.use_target_weight)
 
     def require_target_weight(self, use_target_weight: bool) -> None:
         """Joint weights act through the keypoint weights: refuse them when those are ignored."""

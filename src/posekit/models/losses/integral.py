@@ -39,12 +39,9 @@ class JSDiscretLoss(KeypointLoss):
         loss_weight: float = 1.0,
         joint_weights: Sequence[float] | None = None,
     ) -> None:
-        super().__init__(joint_weights)
+        super().__init__(use_target_weight, loss_weight, joint_weights)
         self.key = key
         self.size_average = size_average
-        self.use_target_weight = use_target_weight
-        self.require_target_weight(use_target_weight)
-        self.loss_weight = loss_weight
 
     def per_sample(
         self, outputs: dict[str, Tensor], targets: dict[str, Tensor], keypoint_weights: Tensor

@@ -39,12 +39,9 @@ class KLDiscretLoss(KeypointLoss):
         loss_weight: float = 1.0,
         joint_weights: Sequence[float] | None = None,
     ) -> None:
-        super().__init__(joint_weights)
+        super().__init__(use_target_weight, loss_weight, joint_weights)
         self.beta = beta
         self.label_softmax = label_softmax
-        self.use_target_weight = use_target_weight
-        self.require_target_weight(use_target_weight)
-        self.loss_weight = loss_weight
 
     def _term(
         self,

@@ -29,13 +29,10 @@ class KeypointOHKMMSELoss(KeypointLoss):
         loss_weight: float = 1.0,
         joint_weights: Sequence[float] | None = None,
     ) -> None:
-        super().__init__(joint_weights)
+        super().__init__(use_target_weight, loss_weight, joint_weights)
         if int(topk) < 1:
             raise ValueError(f"model.loss.topk must be >= 1, got {topk}")
         self.topk = int(topk)
-        self.use_target_weight = use_target_weight
-        self.require_target_weight(use_target_weight)
-        self.loss_weight = loss_weight
 
     def per_sample(
         self, outputs: dict[str, Tensor], targets: dict[str, Tensor], keypoint_weights: Tensor

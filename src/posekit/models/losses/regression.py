@@ -49,7 +49,7 @@ class RegressionLoss(KeypointLoss):
         loss_weight: float = 1.0,
         joint_weights: Sequence[float] | None = None,
     ) -> None:
-        super().__init__(joint_weights)
+        super().__init__(use_target_weight, loss_weight, joint_weights)
         if criterion not in _CRITERIA:
             raise ValueError(
                 f"model.loss.criterion must be one of {sorted(_CRITERIA)}, got {criterion!r}"
@@ -62,9 +62,6 @@ class RegressionLoss(KeypointLoss):
         self.key = key
         self.beta = float(beta)
         self.reduction = reduction
-        self.use_target_weight = use_target_weight
-        self.require_target_weight(use_target_weight)
-        self.loss_weight = loss_weight
 
     def per_sample(
         self, outputs: dict[str, Tensor], targets: dict[str, Tensor], keypoint_weights: Tensor

@@ -90,7 +90,7 @@ class RLELoss(KeypointLoss):
         loss_weight: float = 1.0,
         joint_weights: Sequence[float] | None = None,
     ) -> None:
-        super().__init__(joint_weights)
+        super().__init__(use_target_weight, loss_weight, joint_weights)
         if q_distribution not in _Q_DISTRIBUTIONS:
             raise ValueError(
                 f"model.loss.q_distribution must be one of {_Q_DISTRIBUTIONS}, "
@@ -99,9 +99,6 @@ class RLELoss(KeypointLoss):
         self.residual = residual
         self.q_distribution = q_distribution
         self.size_average = size_average
-        self.use_target_weight = use_target_weight
-        self.require_target_weight(use_target_weight)
-        self.loss_weight = loss_weight
         self.flow = RealNVP()
 
     def per_sample(
