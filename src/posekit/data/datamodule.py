@@ -170,13 +170,15 @@ class TopDownDataModule(L.LightningDataModule):
         )
         return [r for r in records if r.image_path not in truncated]
 
-    def _dataset(self, records: list[PersonRecord], train: bool) -> TopDownDataset:
-        return TopDownDataset(
-            records,
-            self.spec,
-            self.codec,
-            self.input_size,
-            train=train,
+    def _dataset(
+        self, records: list[PersonRecord], train: bool, **replace: Any
+    ) -> TopDownDataset:
+        """A TopDownDataset of ``records`` with this module's settings; ``replace`` sets others
+        (a mixture's target keypoints, codec and input size)."""
+        settings = dict(
+            spec=self.spec,
+            codec=self.codec,
+            input_size=self.input_size,
             bbox_padding=self.bbox_padding,
             augmentation=self.augmentation,
             photometric=self.photometric,
@@ -185,6 +187,7 @@ class TopDownDataModule(L.LightningDataModule):
             reduced_decode=self.reduced_decode,
             device_warp=self.device_warp,
         )
+        return TopDownDataset(records, train=train, **{**settings, **replace})
 
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit") and self.train_set is None:

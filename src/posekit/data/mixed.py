@@ -195,18 +195,14 @@ class MixedDataModule(L.LightningDataModule):
         source = self.sources[name]
         records = source.train_records() if train else source.val_records()
         source._check_images_exist(records, f"{name} {'training' if train else 'validation'}")
-        return TopDownDataset(
+        return source._dataset(
             self.mappings[name].map_records(records),
-            self.spec,
-            self.codec,
-            self.input_size,
-            train=train,
-            bbox_padding=source.bbox_padding,
-            augmentation=source.augmentation,
+            train,
+            spec=self.spec,
+            codec=self.codec,
+            input_size=self.input_size,
             photometric=self.photometric,
             aux_codecs=self.aux_codecs,
-            udp=source.udp,
-            reduced_decode=source.reduced_decode,
         )
 
     def setup(self, stage: str | None = None) -> None:
