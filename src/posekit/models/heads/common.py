@@ -27,3 +27,20 @@ def deconv_padding(kernel: int) -> tuple[int, int]:
     if kernel == 2:
         return 0, 0
     raise ValueError(f"deconv_kernel must be 2, 3 or 4, got {kernel}")
+
+
+def simcc_geometry(
+    input_size: tuple[int, int], in_stride: int, split_ratio: float, head: str
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The feature size (w, h) a SimCC-style head reads and its bins (int(W k), int(H k)),
+    checked: the input must be divisible by the feature stride and k positive."""
+    width, height = input_size
+    if width % in_stride or height % in_stride:
+        raise ValueError(
+            f"{head} input size (W, H) = {tuple(input_size)} is not divisible by the feature "
+            f"stride {in_stride} (model.head.in_stride)"
+        )
+    if split_ratio <= 0:
+        raise ValueError(f"split_ratio must be positive, got {split_ratio}")
+    feature_size = (width // in_stride, height // in_stride)
+    return feature_size, (int(width * split_ratio), int(height * split_ratio))

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from posekit.models.heads.common import simcc_geometry
+
 _ACTIVATIONS = {"SiLU": nn.SiLU, "ReLU": nn.ReLU}
 
 
@@ -116,18 +118,11 @@ class RTMCCHead(nn.Module):
         act_fn: str = "SiLU",
     ) -> None:
         super().__init__()
-        width, height = input_size
-        if width % in_stride or height % in_stride:
-            raise ValueError(
-                f"RTMCC input size (W, H) = {tuple(input_size)} is not divisible by the feature "
-                f"stride {in_stride} (model.head.in_stride)"
-            )
-        if split_ratio <= 0:
-            raise ValueError(f"split_ratio must be positive, got {split_ratio}")
+        self.feature_size, self.num_bins = simcc_geometry(
+            input_size, in_stride, split_ratio, "RTMCC"
+        )
         if final_kernel < 1 or final_kernel % 2 == 0:
             raise ValueError(f"final_kernel must be a positive odd number, got {final_kernel}")
-        self.feature_size: tuple[int, int] = (width // in_stride, height // in_stride)
-        self.num_bins: tuple[int, int] = (int(width * split_ratio), int(height * split_ratio))
         flat = self.feature_size[0] * self.feature_size[1]
         self.final = nn.Conv2d(in_channels, num_keypoints, final_kernel, padding=final_kernel // 2)
         self.mlp = nn.Sequential(ScaleNorm(flat), nn.Linear(flat, hidden_dims, bias=False))

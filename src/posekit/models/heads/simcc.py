@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from posekit.models.heads.common import final_conv
+from posekit.models.heads.common import final_conv, simcc_geometry
 
 
 class SimCCHead(nn.Module):
@@ -33,16 +33,9 @@ class SimCCHead(nn.Module):
         final_kernel: int = 1,
     ) -> None:
         super().__init__()
-        width, height = input_size
-        if width % in_stride or height % in_stride:
-            raise ValueError(
-                f"SimCC input size (W, H) = {tuple(input_size)} is not divisible by the "
-                f"feature stride {in_stride}"
-            )
-        if split_ratio <= 0:
-            raise ValueError(f"split_ratio must be positive, got {split_ratio}")
-        self.feature_size: tuple[int, int] = (width // in_stride, height // in_stride)
-        self.num_bins: tuple[int, int] = (int(width * split_ratio), int(height * split_ratio))
+        self.feature_size, self.num_bins = simcc_geometry(
+            input_size, in_stride, split_ratio, "SimCC"
+        )
         flat = self.feature_size[0] * self.feature_size[1]
         self.final = final_conv(in_channels, num_keypoints, final_kernel)
         self.mlp_x = nn.Linear(flat, self.num_bins[0])
