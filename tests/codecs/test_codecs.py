@@ -205,3 +205,16 @@ def test_encode_and_flip_validation() -> None:
         codec.flip_outputs(outputs, [1, 0, 3])
     with pytest.raises(ValueError):
         codec.flip_outputs(outputs, [1, 1, 3, 2])
+
+
+def test_a_codec_shows_its_settings():
+    """The repr names the class and the settings that decide the targets (logs, notebooks)."""
+    from posekit.codecs import MSRAHeatmapCodec, SimCCCodec
+
+    assert repr(MSRAHeatmapCodec((96, 128), (24, 32), sigma=1.5)) == (
+        "MSRAHeatmapCodec(input_size=(96, 128), heatmap_size=(24, 32), sigma=1.5, "
+        "unbiased=False, blur_kernel_size=11)"
+    )
+    assert repr(SimCCCodec((96, 128), split_ratio=3.0, label_type="onehot")).startswith(
+        "SimCCCodec(input_size=(96, 128), split_ratio=3.0, sigma="
+    )

@@ -27,6 +27,11 @@ class Codec(abc.ABC):
 
     input_size: tuple[int, int]
     output_keys: tuple[str, ...]
+    repr_fields: tuple[str, ...] = ("input_size",)  # the settings ``repr`` shows
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.repr_fields)
+        return f"{type(self).__name__}({settings})"
 
     @abc.abstractmethod
     def encode(self, keypoints: np.ndarray, visible: np.ndarray) -> dict[str, np.ndarray]:

@@ -52,6 +52,7 @@ class MSRAHeatmapCodec(Codec):
     """
 
     output_keys = ("heatmaps",)
+    repr_fields = ("input_size", "heatmap_size", "sigma", "unbiased", "blur_kernel_size")
 
     def __init__(
         self,
@@ -72,12 +73,6 @@ class MSRAHeatmapCodec(Codec):
             self.input_size[1] / self.heatmap_size[1],
         )
 
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(input_size={self.input_size}, "
-            f"heatmap_size={self.heatmap_size}, sigma={self.sigma}, unbiased={self.unbiased}, "
-            f"blur_kernel_size={self.blur_kernel_size})"
-        )
 
     # ------------------------------------------------------------------ encode (numpy)
     def encode(self, keypoints: np.ndarray, visible: np.ndarray) -> dict[str, np.ndarray]:

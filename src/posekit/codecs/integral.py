@@ -37,6 +37,7 @@ class IntegralRegressionCodec(Codec):
     """
 
     output_keys = ("coords", "heatmaps")
+    repr_fields = ("input_size", "heatmap_size", "sigma", "normalize")
 
     def __init__(
         self,
@@ -51,11 +52,6 @@ class IntegralRegressionCodec(Codec):
         self.normalize = bool(normalize)
         self._heatmaps = MSRAHeatmapCodec(self.input_size, self.heatmap_size, self.sigma)
 
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(input_size={self.input_size}, "
-            f"heatmap_size={self.heatmap_size}, sigma={self.sigma}, normalize={self.normalize})"
-        )
 
     def encode(self, keypoints: np.ndarray, visible: np.ndarray) -> dict[str, np.ndarray]:
         coords, weights = normalise_keypoints(keypoints, visible, self.input_size)

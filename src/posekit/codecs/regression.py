@@ -56,8 +56,6 @@ class RegressionCodec(Codec):
     def __init__(self, input_size: Sequence[int]) -> None:
         self.input_size = as_size("input_size", input_size)
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(input_size={self.input_size})"
 
     def encode(self, keypoints: np.ndarray, visible: np.ndarray) -> dict[str, np.ndarray]:
         coords, weights = normalise_keypoints(keypoints, visible, self.input_size)

@@ -61,6 +61,10 @@ class SimCCCodec(Codec):
     """
 
     output_keys = ("simcc_x", "simcc_y")
+    repr_fields = (
+        "input_size", "split_ratio", "sigma", "label_type", "label_smoothing", "normalize",
+        "score_rule", "flip_average_of",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -118,13 +122,6 @@ class SimCCCodec(Codec):
         exact_shift = self.simcc_size[0] - 1 - (self.input_size[0] - 1) * self.split_ratio
         self.flip_shift = round(exact_shift, 9)
 
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(input_size={self.input_size}, split_ratio={self.split_ratio}, "
-            f"sigma={self.sigma}, label_type={self.label_type!r}, "
-            f"label_smoothing={self.label_smoothing}, normalize={self.normalize}, "
-            f"score_rule={self.score_rule!r}, flip_average_of={self.flip_average_of!r})"
-        )
 
     # ------------------------------------------------------------------ encode (numpy)
     def encode(self, keypoints: np.ndarray, visible: np.ndarray) -> dict[str, np.ndarray]:

@@ -49,6 +49,7 @@ class UDPHeatmapCodec(Codec):
     """
 
     output_keys = ("heatmaps",)
+    repr_fields = ("input_size", "heatmap_size", "sigma", "blur_kernel_size", "refine")
     needs_udp_crops = True  # its pixel grid is UDP's: the crops must be too (data.udp)
 
     def __init__(
@@ -71,12 +72,6 @@ class UDPHeatmapCodec(Codec):
             (self.input_size[1] - 1) / (self.heatmap_size[1] - 1),
         )
 
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(input_size={self.input_size}, "
-            f"heatmap_size={self.heatmap_size}, sigma={self.sigma}, "
-            f"blur_kernel_size={self.blur_kernel_size}, refine={self.refine})"
-        )
 
     # ------------------------------------------------------------------ encode (numpy)
     def encode(self, keypoints: np.ndarray, visible: np.ndarray) -> dict[str, np.ndarray]:
