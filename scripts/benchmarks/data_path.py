@@ -3,8 +3,10 @@ COCO-size JPEGs (with the share of samples decoded at reduced scale)."""
 
 from __future__ import annotations
 
+import tempfile
 import time
 from argparse import Namespace
+from pathlib import Path
 
 import cv2
 from omegaconf import DictConfig
@@ -16,11 +18,14 @@ from benchmarks.common import (
     coco_fixture_overrides,
     compose_config,
     endless,
+    one_image_per_person,
     size_label,
     torch_threads,
     train_loader,
 )
 from posekit.data.decode import REDUCED_MODES
+
+GROUP = "COCO-size JPEGs (1 core)"
 
 
 def loader_rate(loader: DataLoader, seconds: float) -> float:
@@ -60,28 +65,48 @@ def loader_rows(configs: list[DictConfig], args: Namespace) -> list[Row]:
 
 def coco_rows(args: Namespace) -> list[Row]:
     """Main process, one thread (as one worker): decoding alone vs the whole training sample,
-    with reduced decoding on and off, on the COCO fixture's 640x480 JPEGs."""
+    with reduced decoding off and on, and grouped by image (data.group_by_image: one decode for
+    an image's people; COCO's training set has 2.6 people per image), on the
+    COCO fixture's 640x480 JPEGs."""
     folder = coco_fixture()
     if folder is None:
         print("COCO fixture not found (POSEKIT_FIXTURES): the COCO-size rows are left out")
         return []
     paths = sorted(str(p) for p in folder.glob("*.jpg"))
-    group = "COCO-size JPEGs (1 core)"
     full = decode_rate(paths, args.seconds)
-    rows = [Row(group, "decode only, cv2.imread full", full, unit="images/s"),
-            Row(group, "decode only, cv2.imread at 1/2", decode_rate(paths, args.seconds, 2),
+    rows = [Row(GROUP, "decode only, cv2.imread full", full, unit="images/s"),
+            Row(GROUP, "decode only, cv2.imread at 1/2", decode_rate(paths, args.seconds, 2),
                 unit="images/s")]
+    with tempfile.TemporaryDirectory(prefix="posekit-coco-") as scratch:
+        rows += path_rows(folder, Path(scratch), full, args)
+    return rows
+
+
+def path_rows(folder: Path, scratch: Path, full: float, args: Namespace) -> list[Row]:
+    """The training data path at 256x192 and 128x96: shuffled with reduced decoding off and on,
+    and grouped by image; ``full``: the full-decode rate the notes compare with."""
+    rows = []
+    # the shuffled rows read a copy with an image per person, as a shuffle of a large set does
+    copies = one_image_per_person(folder, scratch)
+    settings = [("reduced decode off", copies, ["data.reduced_decode=false"]),
+                ("reduced decode on", copies, ["data.reduced_decode=true"]),
+                ("grouped by image", folder, ["data.reduced_decode=true",
+                                              "data.group_by_image=true"])]
     for size in ((192, 256), (96, 128)):
-        for reduced in (False, True):
-            overrides = [*coco_fixture_overrides(folder, size), f"data.reduced_decode={reduced}"]
+        for name, root, options in settings:
+            overrides = [*coco_fixture_overrides(root, size), *options]
             loader = train_loader(compose_config([*args.overrides, *overrides]), 0,
                                   args.batch_size)
             rate = loader_rate(loader, args.seconds)
-            factors = loader.dataset.decode_factors
-            share = 1 - factors[1] / max(sum(factors.values()), 1)
-            setting = f"data path {size[1]}x{size[0]}, reduced decode {'on' if reduced else 'off'}"
-            note = f"{rate / full:.2f} x full decode; {share:.0%} of samples reduced"
-            rows.append(Row(group, setting, rate, note=note))
+            dataset = loader.dataset
+            samples = sum(dataset.decode_factors.values())
+            share = 1 - dataset.decode_factors[1] / max(samples, 1)
+            note = (f"{rate / full:.2f} x full decode; {share:.0%} of samples reduced; "
+                    f"{samples / max(dataset.reader.decodes, 1):.1f} samples per decode")
+            if name == "grouped by image":
+                images = len({record.image_path for record in dataset.records})
+                note += f" ({len(dataset) / images:.1f} people per image here)"
+            rows.append(Row(GROUP, f"data path {size[1]}x{size[0]}, {name}", rate, note=note))
     return rows
 
 

@@ -14,7 +14,12 @@ from posekit.core.geometry import bbox_to_center_scale, crop_affine_matrix
 from posekit.core.io import read_rgb_image
 from posekit.core.spec import KeypointSpec
 from posekit.data.augment import GeometricAugmentation
-from posekit.data.decode import read_for_crop, reduced_matrix, reduction_factor
+from posekit.data.decode import (
+    LastImageReader,
+    read_for_crop,
+    reduced_matrix,
+    reduction_factor,
+)
 from posekit.data.formats.coco import load_coco_records
 from posekit.data.topdown import TopDownDataset
 
@@ -113,6 +118,8 @@ def test_fixture_crops_match_full_decoding(fixtures_dir, input_size):
                              augmentation=NO_AUG)
     reduced_people, ours, shifted = 0, [], []
     for index, record in enumerate(records):
+        # a fresh reader: each person's own factor, not a finer image kept from the previous one
+        dataset.reader = LastImageReader(reduced=True)
         center, scale = bbox_to_center_scale(record.bbox, input_size[0] / input_size[1])
         matrix = crop_affine_matrix(center, scale, 0.0, input_size)
         full = read_rgb_image(record.image_path, "test")

@@ -143,6 +143,8 @@ def test_sample_indices_are_unique_over_the_validated_sources(aic_crowdpose):
         ("data.val_sources=[coco,mpii]", ValueError,
          r"source 'mpii' cannot be validated.*\['pelvis', 'thorax', 'upper_neck', 'head_top'\]"),
         ("data.monitor=val/AP", ValueError, "data.monitor=val/AP must name a validated source"),
+        ("data.sources.coco.group_by_image=true", ValueError,
+         r"sources \['coco'\] set group_by_image.*data.sources.coco.group_by_image=false"),
     ],
 )
 def test_bad_input_names_the_source_and_the_fix(body_overrides, tmp_path, override, error, match):

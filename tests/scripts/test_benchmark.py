@@ -28,18 +28,23 @@ def test_benchmark_reports_every_group(tmp_path: Path, capsys, monkeypatch, fixt
     rows = result["rows"]
     groups = [row["group"] for row in rows]
     assert groups.count("data loading") == 2  # the sample at 128x96 and 256x192
-    assert groups.count("COCO-size JPEGs (1 core)") == 2 + 4  # decode only; 2 sizes x on/off
+    # decode only; 2 sizes x (reduced off, on, grouped by image)
+    assert groups.count("COCO-size JPEGs (1 core)") == 2 + 6
     assert groups.count("trainer overhead") == 2
     assert groups.count("training step") == 3 + (5 if result["machine"]["cuda"] else 0)
     assert groups.count("memory") == 4 + (2 if result["machine"]["cuda"] else 0)
     for row in rows:
         if row["group"] != "trainer overhead":  # a difference of two timings may be negative
             assert row["value"] > 0, row
-    reduced = {row["setting"]: row["note"] for row in rows if "reduced decode" in row["setting"]}
+    paths = {row["setting"]: row["note"] for row in rows if "data path" in row["setting"]}
     share = {setting: int(re.search(r"(\d+)% of samples reduced", note).group(1))
-             for setting, note in reduced.items()}
+             for setting, note in paths.items()}
     assert share["data path 128x96, reduced decode off"] == 0
     assert share["data path 128x96, reduced decode on"] > 0
+    per_decode = {setting: float(re.search(r"([\d.]+) samples per decode", note).group(1))
+                  for setting, note in paths.items()}
+    assert per_decode["data path 256x192, reduced decode off"] == 1.0  # an image per person
+    assert per_decode["data path 256x192, grouped by image"] > 2  # 12 people in 4 images
     memory = {row["setting"]: row["value"] for row in rows if row["group"] == "memory"}
     # 17 keypoints x (192 x 2 + 256 x 2) bins vs 17 x 48 x 64 cells, float32, plus 17 weights
     assert memory["simcc targets per person, 256x192"] == pytest.approx((17 * 896 + 17) * 4 / 1024)

@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import lightning as L
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Sampler
 
 from posekit.codecs import Codec
 from posekit.core.io import check_not_truncated, jpeg_is_truncated
 from posekit.core.spec import KeypointSpec
 from posekit.data.augment import GeometricAugmentation
 from posekit.data.collate import collate_sources
+from posekit.data.grouped_sampler import ImageGroupedSampler
 from posekit.data.records import PersonRecord
 from posekit.data.topdown import TopDownDataset
 
@@ -42,6 +43,9 @@ class TopDownDataModule(L.LightningDataModule):
     ``persistent_workers`` (keep the workers between epochs) and ``prefetch_factor`` (batches
     each worker prepares ahead) set up the loaders. ``device_warp`` hands the model decoded
     images and crop matrices: the crops are cut and the targets encoded on its device.
+    ``group_by_image`` draws each training epoch image by image
+    (:class:`~posekit.data.grouped_sampler.ImageGroupedSampler`, shuffled with ``seed`` and the
+    epoch), so one decode serves all the people of an image.
     """
 
     layout: str = ""
@@ -69,6 +73,8 @@ class TopDownDataModule(L.LightningDataModule):
         persistent_workers: bool = True,
         prefetch_factor: int | None = None,
         device_warp: bool = False,
+        group_by_image: bool = False,
+        seed: int | None = 0,
     ) -> None:
         super().__init__()
         self.root = Path(root)
@@ -92,6 +98,8 @@ class TopDownDataModule(L.LightningDataModule):
         self.persistent_workers = persistent_workers
         self.prefetch_factor = prefetch_factor
         self.device_warp = device_warp
+        self.group_by_image = group_by_image
+        self.seed = int(seed or 0)
         self.check_layout()
         self.train_set: TopDownDataset | None = None
         self.val_set: TopDownDataset | None = None
@@ -210,11 +218,18 @@ class TopDownDataModule(L.LightningDataModule):
             records = self._check_images_exist(records, "validation")
             self.val_set = self._dataset(records, train=False)
 
-    def _loader(self, dataset: TopDownDataset, batch_size: int, shuffle: bool) -> DataLoader:
+    def _loader(
+        self,
+        dataset: TopDownDataset,
+        batch_size: int,
+        shuffle: bool,
+        sampler: Sampler | None = None,
+    ) -> DataLoader:
         return DataLoader(
             dataset,
             batch_size=batch_size,
-            shuffle=shuffle,
+            shuffle=shuffle and sampler is None,
+            sampler=sampler,
             drop_last=shuffle and len(dataset) > batch_size,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
@@ -224,8 +239,23 @@ class TopDownDataModule(L.LightningDataModule):
             collate_fn=collate_sources if self.device_warp else None,
         )
 
+    def train_sampler(self) -> ImageGroupedSampler | None:
+        """With ``group_by_image``, the epoch's image-by-image order for this process
+        (Lightning's world size and rank once attached); else None (a plain shuffle)."""
+        if not self.group_by_image:
+            return None
+        trainer = self.trainer
+        return ImageGroupedSampler(
+            [record.image_path for record in self.train_set.records],
+            seed=self.seed,
+            num_replicas=trainer.world_size if trainer is not None else 1,
+            rank=trainer.global_rank if trainer is not None else 0,
+        )
+
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, self.batch_size, shuffle=True)
+        return self._loader(
+            self.train_set, self.batch_size, shuffle=True, sampler=self.train_sampler()
+        )
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, self.val_batch_size, shuffle=False)

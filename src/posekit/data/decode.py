@@ -57,6 +57,24 @@ def is_jpeg(path: str | Path) -> bool:
     return str(path).lower().endswith(JPEG_SUFFIXES)
 
 
+def crop_factor(path: str | Path, matrix: np.ndarray, reduced: bool = True) -> int:
+    """The factor to decode ``path`` at for the crop of ``matrix``: :func:`reduction_factor`
+    for a JPEG when ``reduced``, else 1 (other formats have no scaled decoding)."""
+    return reduction_factor(matrix) if reduced and is_jpeg(path) else 1
+
+
+def decode_at(path: str | Path, factor: int, record_hint: str) -> np.ndarray:
+    """Image (h, w, 3) uint8 RGB of ``path`` decoded at 1/``factor`` scale (1: in full)."""
+    if factor == 1:
+        return read_rgb_image(path, record_hint)
+    return read_rgb_image(path, record_hint, REDUCED_MODES[factor])
+
+
+def matrix_for(matrix: np.ndarray, factor: int) -> np.ndarray:
+    """``matrix`` (2, 3) for an image decoded at 1/``factor`` scale (itself when 1)."""
+    return matrix if factor == 1 else reduced_matrix(matrix, factor)
+
+
 def read_for_crop(
     path: str | Path, matrix: np.ndarray, record_hint: str, reduced: bool = True
 ) -> tuple[np.ndarray, np.ndarray, int]:
@@ -67,8 +85,33 @@ def read_for_crop(
     and ``matrix`` unchanged). With ``reduced`` and a JPEG whose crop is downscaled at least 2x,
     the image is decoded at 1/r scale (about r times fewer pixels on each side).
     """
-    factor = reduction_factor(matrix) if reduced and is_jpeg(path) else 1
-    if factor == 1:
-        return read_rgb_image(path, record_hint), matrix, 1
-    image = read_rgb_image(path, record_hint, REDUCED_MODES[factor])
-    return image, reduced_matrix(matrix, factor), factor
+    factor = crop_factor(path, matrix, reduced)
+    return decode_at(path, factor, record_hint), matrix_for(matrix, factor), factor
+
+
+class LastImageReader:
+    """:func:`read_for_crop` that keeps the last decoded image: the next crop of the same image
+    reuses it when it was decoded at the crop's factor or finer (a finer image keeps the crop's
+    resolution too), so people of one image read one after another cost one decode.
+
+    ``decodes`` counts the images actually decoded. One image per process (a worker's copy of
+    the data set keeps its own): about 1 MB for a COCO image.
+    """
+
+    def __init__(self, reduced: bool = True) -> None:
+        self.reduced = reduced
+        self.decodes = 0
+        self._path: str | None = None
+        self._factor = 0
+        self._image: np.ndarray | None = None
+
+    def read_for_crop(
+        self, path: str | Path, matrix: np.ndarray, record_hint: str
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """As :func:`read_for_crop`; the factor returned is that of the image reused or read."""
+        wanted = crop_factor(path, matrix, self.reduced)
+        if str(path) != self._path or self._factor > wanted:
+            self._image = decode_at(path, wanted, record_hint)
+            self._path, self._factor = str(path), wanted
+            self.decodes += 1
+        return self._image, matrix_for(matrix, self._factor), self._factor

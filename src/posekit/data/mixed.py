@@ -99,6 +99,13 @@ class MixedDataModule(L.LightningDataModule):
                 f"data.udp={self.udp} but sources {differ} cut their crops otherwise: set "
                 + " ".join(f"data.sources.{name}.udp={self.udp}" for name in differ)
             )
+        grouped = [name for name, source in self.sources.items() if source.group_by_image]
+        if grouped:  # the mixture's own sampler draws the epoch: grouping would be ignored
+            raise ValueError(
+                f"sources {grouped} set group_by_image, which a mixture does not support (its "
+                "sampler draws people across the sources): set "
+                + " ".join(f"data.sources.{name}.group_by_image=false" for name in grouped)
+            )
         self.ratios = None if ratios is None else self._check_ratios(dict(ratios))
         mappings = dict(mappings or {})
         unknown = sorted(set(mappings) - set(self.sources))

@@ -14,7 +14,7 @@ from posekit.codecs import Codec
 from posekit.core.geometry import apply_affine, bbox_to_center_scale, crop_affine_matrix
 from posekit.core.spec import KeypointSpec
 from posekit.data.augment import GeometricAugmentation
-from posekit.data.decode import read_for_crop
+from posekit.data.decode import LastImageReader
 from posekit.data.records import PersonRecord
 
 
@@ -74,6 +74,9 @@ class TopDownDataset(Dataset):
         # training only: evaluation crops from the full image, exactly as the Predictor does,
         # so that a checkpoint predicts what its validation scored
         self.reduced_decode = reduced_decode and train
+        # one decode for consecutive people of one image (validation's order, or training's
+        # with data.group_by_image)
+        self.reader = LastImageReader(self.reduced_decode)
         self.device_warp = device_warp
         if device_warp and self.photometric is not None:
             raise ValueError(
@@ -81,7 +84,7 @@ class TopDownDataset(Dataset):
                 "where the photometric augmentation (albumentations, on CPU crops) cannot run: "
                 "set data.photometric=null or data.device_warp=false"
             )
-        # samples decoded at each reduction factor (1 = full), in this process
+        # samples cut from an image decoded at each reduction factor (1 = full), in this process
         self.decode_factors: Counter[int] = Counter()
 
     def __len__(self) -> int:
@@ -106,11 +109,8 @@ class TopDownDataset(Dataset):
             flip = rng.random() < self.augmentation.flip_prob
 
         matrix = crop_affine_matrix(center, scale, rotation, self.input_size, udp=self.udp)
-        image, warp, factor = read_for_crop(
-            record.image_path,
-            matrix,
-            f"record {index}, image id {record.image_id}",
-            self.reduced_decode,
+        image, warp, factor = self.reader.read_for_crop(
+            record.image_path, matrix, f"record {index}, image id {record.image_id}"
         )
         self.decode_factors[factor] += 1
         keypoints = apply_affine(record.keypoints[:, :2], matrix)  # (K, 2) crop pixels
