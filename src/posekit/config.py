@@ -1,7 +1,8 @@
 """Composing posekit's Hydra configs: one way for entry points, scripts, tests and notebooks.
 
 Importing this module registers the config resolvers (``${path_join:a,b}``,
-``${size_div:size,n}``, ``${joint_weights:${data.keypoints}}``); the entry points import it
+``${size_div:size,n}``, ``${joint_weights:${data.keypoints}}``, ``${auto_precision:...}``); the
+entry points import it
 before Hydra composes. :func:`compose` gives the config ``train.py`` or ``eval.py``
 would see for a list of command-line overrides.
 """
@@ -47,14 +48,37 @@ def process_id() -> int:
     return os.getpid()
 
 
+def cpu_computes_bf16() -> bool:
+    """True when this CPU has bfloat16 instructions (AVX512-BF16 or AMX-BF16), where oneDNN
+    runs bf16 convolutions natively; without them bf16 is emulated and slower than float32."""
+    import torch
+
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def auto_precision(accelerator: str = "auto") -> str:
+    """``${auto_precision:${trainer.accelerator}}``: ``bf16-mixed`` for training on a CPU that
+    computes bf16 natively (:func:`cpu_computes_bf16`), else ``32-true``. GPUs keep 32-true:
+    their precision is chosen explicitly (``trainer=gpu``, ``trainer.precision=...``).
+
+    Evaluation runs in float32 whatever this gives (:func:`posekit.models.predict.predict_crops`).
+    """
+    import torch
+
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    return "bf16-mixed" if on_cpu and cpu_computes_bf16() else "32-true"
+
+
 def register_resolvers() -> None:
-    """The resolvers posekit's configs use: ``path_join``, ``size_div``, ``joint_weights`` and
-    ``pid``."""
+    """The resolvers posekit's configs use: ``path_join``, ``size_div``, ``joint_weights``,
+    ``pid`` and ``auto_precision``."""
     resolvers = (
         ("path_join", path_join),
         ("size_div", size_div),
         ("joint_weights", joint_weights),
         ("pid", process_id),
+        ("auto_precision", auto_precision),
     )
     for name, function in resolvers:
         if not OmegaConf.has_resolver(name):

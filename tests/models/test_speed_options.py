@@ -8,6 +8,7 @@ import torch
 from helpers import compose_config
 from hydra.utils import instantiate
 
+from posekit import config
 from posekit.models.checkpoint import build_model
 
 TINY = ["data.input_size=[48,64]", "data.num_workers=0", "data.batch_size=4",
@@ -71,3 +72,82 @@ def test_loader_options_reach_the_data_loader(tmp_path):
     datamodule.setup("fit")
     loader = datamodule.val_dataloader()
     assert not loader.persistent_workers and loader.prefetch_factor is None  # no workers
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags as Linux lists them (an independent reading of what torch sees)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            line = next(line for line in f if line.startswith("flags"))
+    except (OSError, StopIteration):
+        pytest.skip("no /proc/cpuinfo flags here")
+    return set(line.split(":", 1)[1].split())
+
+
+def test_auto_precision_is_bf16_only_for_a_cpu_with_bf16(monkeypatch):
+    for has_bf16, has_cuda, accelerator, expected in [
+        (True, False, "auto", "bf16-mixed"), (True, True, "auto", "32-true"),
+        (True, True, "cpu", "bf16-mixed"), (True, True, "gpu", "32-true"),
+        (False, False, "auto", "32-true"), (False, False, "cpu", "32-true"),
+    ]:
+        monkeypatch.setattr(config, "cpu_computes_bf16", lambda value=has_bf16: value)
+        monkeypatch.setattr(torch.cuda, "is_available", lambda value=has_cuda: value)
+        assert config.auto_precision(accelerator) == expected, (has_bf16, has_cuda, accelerator)
+
+
+def test_the_default_trainer_trains_in_bf16_where_the_cpu_has_it(tmp_path):
+    flags = cpu_flags()
+    native = bool({"avx512_bf16", "amx_bf16"} & flags)
+    assert config.cpu_computes_bf16() == native
+    cfg = compose_config("train", [], tmp_path)
+    on_cpu = not torch.cuda.is_available()
+    assert cfg.trainer.precision == ("bf16-mixed" if native and on_cpu else "32-true")
+    assert compose_config("train", ["trainer.precision=32-true"], tmp_path).trainer.precision \
+        == "32-true"
+
+
+def test_evaluation_runs_in_float32_under_mixed_precision(tmp_path):
+    """A bf16-mixed run validates (and eval.py, the Predictor, export predict) in float32: the
+    same keypoints as outside any autocast."""
+    cfg, batch = first_batch(tmp_path)
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    with torch.no_grad():
+        plain = model.predict_crops(batch["image"], batch["center"], batch["scale"])
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed = model.predict_crops(batch["image"], batch["center"], batch["scale"])
+    assert all(value.dtype == torch.float32 for value in mixed.outputs.values())
+    torch.testing.assert_close(mixed.keypoints, plain.keypoints, rtol=0, atol=0)
+    torch.testing.assert_close(mixed.scores, plain.scores, rtol=0, atol=0)
+
+
+def test_channels_last_auto_means_nhwc_on_the_cpu(tmp_path):
+    cfg, batch = first_batch(tmp_path)
+    model = build_model(cfg)
+    layouts = {}
+    for setting in (True, False, "auto"):
+        model.channels_last = setting
+        layouts[setting] = model.normalize(batch["image"]).is_contiguous(
+            memory_format=torch.channels_last)
+    assert layouts == {True: True, False: False, "auto": True}
+    with pytest.raises(Exception, match="model.channels_last must be true, false or auto"):
+        build_model(compose_config("train", [*TINY, "model.channels_last=sometimes"], tmp_path))
+
+
+@pytest.mark.parametrize("family", ["simcc", "dsnt", "rle", "ipr"])
+def test_heads_and_losses_run_in_float32_under_bf16(family, tmp_path):
+    """bf16-mixed trains the backbone in bf16 and the head and loss in float32: one bf16 step
+    of DSNT's head used to turn its weights to NaN."""
+    cfg, batch = first_batch(tmp_path, f"model={family}")
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    reference = model.training_step(batch, 0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        features, outputs = model._network(model.normalize(batch["image"]))
+        low = model.training_step(batch, 0)
+    assert features[0].dtype == torch.bfloat16  # the backbone did run in bf16
+    assert all(value.dtype == torch.float32 for value in outputs.values())
+    assert low.dtype == torch.float32 and torch.isfinite(low)
+    low.backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+    assert low.item() == pytest.approx(reference.item(), rel=0.05, abs=1e-3)

@@ -78,7 +78,8 @@ class TopDownPoseModule(L.LightningModule):
     ``backbone_lr_mult`` scales the backbone's learning rate (:mod:`posekit.models.freeze`).
 
     ``compile``: the training step's network (backbone, neck, head) runs through
-    ``torch.compile``; ``channels_last`` feeds it NHWC images.
+    ``torch.compile``; ``channels_last`` feeds it NHWC images (``"auto"``: on CPUs, where
+    oneDNN's NHWC convolutions are faster; GPUs keep NCHW unless asked).
     """
 
     def __init__(
@@ -92,7 +93,7 @@ class TopDownPoseModule(L.LightningModule):
         scheduler: Callable[..., Any] | None = None,
         scheduler_interval: str = "epoch",
         flip_test: bool = True,
-        channels_last: bool = False,
+        channels_last: bool | str = False,
         neck: Callable[..., Neck] | None = None,
         aux_heads: Mapping[str, AuxiliaryHead] | None = None,
         aux_codecs: Mapping[str, Codec] | None = None,
@@ -121,6 +122,10 @@ class TopDownPoseModule(L.LightningModule):
         self.scheduler_factory = scheduler
         self.scheduler_interval = scheduler_interval
         self.flip_test = flip_test
+        if channels_last not in (True, False, "auto"):
+            raise ValueError(
+                f"model.channels_last must be true, false or auto, got {channels_last!r}"
+            )
         self.channels_last = channels_last
         self.udp = bool(udp)  # crops cut with UDP's matrix (data.udp): map back with its inverse
         if getattr(codec, "needs_udp_crops", False) and not self.udp:
@@ -182,7 +187,9 @@ class TopDownPoseModule(L.LightningModule):
     def normalize(self, images: Tensor) -> Tensor:
         """uint8 (N, 3, H, W) RGB -> float, ImageNet-normalised."""
         images = (images.float() - self.pixel_mean) / self.pixel_std
-        if self.channels_last:
+        if self.channels_last is True or (
+            self.channels_last == "auto" and images.device.type == "cpu"
+        ):
             images = images.contiguous(memory_format=torch.channels_last)
         return images
 
@@ -191,7 +198,7 @@ class TopDownPoseModule(L.LightningModule):
 
     def forward(self, images: Tensor) -> dict[str, Tensor]:
         """Normalised images (N, 3, H, W) -> the main head's outputs (codec.output_keys)."""
-        return self.head(self._head_input(self.backbone(images)))
+        return self._network(images)[1]
 
     def predict_crops(self, images: Tensor, center: Tensor, scale: Tensor) -> KeypointPrediction:
         """uint8 crops (N, 3, H, W) -> keypoints (N, K, 2) in image pixels, with this model's
@@ -271,9 +278,16 @@ class TopDownPoseModule(L.LightningModule):
         return total
 
     def _network(self, images: Tensor) -> tuple[list[Tensor], dict[str, Tensor]]:
-        """Normalised images -> the backbone's features and the main head's outputs."""
+        """Normalised images -> the backbone's features and the main head's outputs.
+
+        Under mixed precision (``trainer.precision``) the backbone and neck run in the lower
+        precision and the head in float32: soft-argmax, DSNT's normalised heatmaps and RLE's
+        flow lose too much in 8 bits of mantissa (one bf16 step turns DSNT's weights to NaN).
+        """
         features = self.backbone(images)
-        return features, self.head(self._head_input(features))
+        head_input = self._head_input(features)
+        with torch.autocast(images.device.type, enabled=False):
+            return features, self.head(head_input.float())
 
     def _training_network(self) -> NetworkFn:
         """The network of the training step: ``torch.compile``-d at first use with ``compile``
@@ -287,10 +301,11 @@ class TopDownPoseModule(L.LightningModule):
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         images = self.normalize(batch["image"])
         features, outputs = self._training_network()(images)
-        targets = self._targets(outputs, batch, self.codec)
-        loss = self.loss_fn(outputs, targets, batch["keypoint_weights"])
-        if len(self.aux_heads):
-            loss = loss + self._aux_loss(features, batch, images)
+        with torch.autocast(images.device.type, enabled=False):  # losses in float32
+            targets = self._targets(outputs, batch, self.codec)
+            loss = self.loss_fn(outputs, targets, batch["keypoint_weights"])
+            if len(self.aux_heads):
+                loss = loss + self._aux_loss([f.float() for f in features], batch, images)
         self._track("train/loss", loss)
         self._log_tracked(batch_idx)
         return loss
@@ -344,9 +359,10 @@ class TopDownPoseModule(L.LightningModule):
     ) -> KeypointPrediction:
         prediction = self.predict_crops(batch["image"], batch["center"], batch["scale"])
         targets = self._targets(prediction.outputs, batch, self.codec)
-        per_sample = self.loss_fn.per_sample(
-            prediction.outputs, targets, batch["keypoint_weights"]
-        )
+        with torch.autocast(batch["image"].device.type, enabled=False):  # as in training
+            per_sample = self.loss_fn.per_sample(
+                prediction.outputs, targets, batch["keypoint_weights"]
+            )
         # a loss needs targets: samples without a labelled keypoint (detected boxes) have none
         labelled = batch["keypoint_weights"].flatten(1).gt(0).any(dim=1)  # (N,)
         self.eval_loss.update(per_sample[labelled], batch["sample_idx"][labelled])

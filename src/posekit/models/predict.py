@@ -56,13 +56,18 @@ def predict_crops(
         center: (N, 2) crop centres in image pixels (``bbox_to_center_scale``).
         scale: (N, 2) the (w, h) in image pixels each crop covers.
         flip_test: also run the mirrored crops and average (``codec.flip_average``).
+
+    The network runs in float32 even inside a mixed-precision context (``trainer.precision``):
+    validation, eval.py, the Predictor and export then give the same keypoints whatever
+    precision a model was trained in.
     """
-    normalised = network.normalize(images)
-    outputs = network(normalised)
-    decoded = outputs
-    if flip_test:
-        flipped = network(normalised.flip(-1))
-        decoded = network.codec.flip_average(outputs, flipped, network.flip_index)
+    with torch.autocast(images.device.type, enabled=False):
+        normalised = network.normalize(images)
+        outputs = network(normalised)
+        decoded = outputs
+        if flip_test:
+            flipped = network(normalised.flip(-1))
+            decoded = network.codec.flip_average(outputs, flipped, network.flip_index)
     crop_keypoints, scores = network.codec.decode(decoded)  # (N, K, 2), (N, K)
     udp = bool(getattr(network, "udp", False))
     keypoints = crop_to_image(crop_keypoints, center, scale, network.codec.input_size, udp=udp)
