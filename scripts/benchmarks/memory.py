@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 from argparse import Namespace
@@ -44,6 +43,20 @@ def current_rss() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def reset_peak_rss() -> None:
+    """Start the peak resident set (VmHWM) afresh at the current size (Linux's clear_refs 5),
+    so that the peak read after a step is the step's, not that of the imports or the loader."""
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+
+
+def peak_rss() -> int:
+    """The peak resident set size (VmHWM) in bytes since :func:`reset_peak_rss` (Linux)."""
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) * 1024  # kB
+
+
 def measure_step(overrides: list[str], batch_size: int, device: torch.device) -> int:
     """Bytes a training step adds at its peak, beyond the model, optimizer and batch."""
     cfg = compose_config(overrides)
@@ -56,6 +69,7 @@ def measure_step(overrides: list[str], batch_size: int, device: torch.device) ->
         torch.cuda.reset_peak_memory_stats(device)
         before = torch.cuda.memory_allocated(device)
     else:
+        reset_peak_rss()
         before = current_rss()
     features, outputs = model._network(model.normalize(batch["image"]))
     loss = model.loss_fn(outputs, model._targets(outputs, batch, model.codec),
@@ -65,8 +79,7 @@ def measure_step(overrides: list[str], batch_size: int, device: torch.device) ->
     if device.type == "cuda":
         synchronize(device)
         return torch.cuda.max_memory_allocated(device) - before
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-    return peak - before
+    return peak_rss() - before
 
 
 def measure_in_fresh_process(overrides: list[str], batch_size: int) -> int:

@@ -31,7 +31,7 @@ def test_benchmark_reports_every_group(tmp_path: Path, capsys, monkeypatch, fixt
     # decode only; 2 sizes x (reduced off, on, grouped by image)
     assert groups.count("COCO-size JPEGs (1 core)") == 2 + 6
     assert groups.count("trainer overhead") == 2
-    assert groups.count("training step") == 3 + (5 if result["machine"]["cuda"] else 0)
+    assert groups.count("training step") == 4 + (5 if result["machine"]["cuda"] else 0)
     assert groups.count("memory") == 4 + (2 if result["machine"]["cuda"] else 0)
     for row in rows:
         if row["group"] != "trainer overhead":  # a difference of two timings may be negative
