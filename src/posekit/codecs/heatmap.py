@@ -7,7 +7,6 @@ from typing import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from posekit.codecs.base import (
     Codec,
@@ -16,6 +15,7 @@ from posekit.codecs.base import (
     as_size,
     check_keypoints,
     flip_index_tensor,
+    gaussian_blur,
 )
 
 # Hessians with |det| below this are treated as singular by the DARK refinement.
@@ -140,7 +140,7 @@ class MSRAHeatmapCodec(Codec):
         where the Hessian is singular.
         """
         height, width = heatmaps.shape[-2:]
-        blurred = self._blur(heatmaps)  # (N, K, h, w)
+        blurred = gaussian_blur(heatmaps, self.blur_kernel_size)  # (N, K, h, w)
         blurred_max = blurred.flatten(2).amax(dim=2)  # (N, K)
         rescale = torch.where(blurred_max > 0, scores / blurred_max.clamp_min(1e-10), 1.0)
         log_map = (blurred * rescale[..., None, None]).clamp_min(1e-10).log()  # (N, K, h, w)
@@ -164,22 +164,6 @@ class MSRAHeatmapCodec(Codec):
         offset_y = -(h_xx * grad_y - h_xy * grad_x) / det
         offset = torch.stack([offset_x, offset_y], dim=-1)  # (N, K, 2)
         return torch.where(valid.unsqueeze(-1), offset, 0.0)
-
-    def _blur(self, heatmaps: torch.Tensor) -> torch.Tensor:
-        """Separable Gaussian blur of each heatmap with zero padding (DarkPose's
-        ``gaussian_blur``: the heatmap is embedded in zeros before ``cv2.GaussianBlur``):
-        (N, K, h, w) -> same."""
-        size = self.blur_kernel_size
-        sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8
-        taps = torch.arange(size, dtype=heatmaps.dtype, device=heatmaps.device) - (size - 1) / 2
-        kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
-        kernel = kernel / kernel.sum()  # (size,)
-        n, k, h, w = heatmaps.shape
-        pad = size // 2
-        maps = F.pad(heatmaps.reshape(n * k, 1, h, w), (pad, pad, pad, pad), mode="constant")
-        maps = F.conv2d(maps, kernel.view(1, 1, 1, size))
-        maps = F.conv2d(maps, kernel.view(1, 1, size, 1))
-        return maps.view(n, k, h, w)
 
     # ------------------------------------------------------------------ flip test (torch)
     def flip_outputs(

@@ -17,6 +17,7 @@ from posekit.codecs.base import (
     as_size,
     check_keypoints,
     flip_index_tensor,
+    gaussian_blur,
 )
 
 # mmpose's DARK-UDP clips the blurred heatmaps to [1e-3, 50] before the log
@@ -140,15 +141,7 @@ class UDPHeatmapCodec(Codec):
 
     def _blur(self, heatmaps: torch.Tensor) -> torch.Tensor:
         """mmpose's ``gaussian_blur``: zero padding, then rescaled to keep each map's maximum."""
-        size = self.blur_kernel_size
-        sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8
-        taps = torch.arange(size, dtype=heatmaps.dtype, device=heatmaps.device) - (size - 1) / 2
-        kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
-        kernel = kernel / kernel.sum()  # (size,)
-        n, k, h, w = heatmaps.shape
-        maps = heatmaps.reshape(n * k, 1, h, w)
-        maps = F.conv2d(maps, kernel.view(1, 1, 1, size), padding=(0, size // 2))
-        maps = F.conv2d(maps, kernel.view(1, 1, size, 1), padding=(size // 2, 0)).view(n, k, h, w)
+        maps = gaussian_blur(heatmaps, self.blur_kernel_size)  # (N, K, h, w)
         before = heatmaps.flatten(2).amax(dim=2)[..., None, None]  # (N, K, 1, 1)
         after = maps.flatten(2).amax(dim=2)[..., None, None]
         return maps * before / torch.where(after == 0, 1.0, after)

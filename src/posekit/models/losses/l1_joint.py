@@ -13,8 +13,7 @@ class L1JointRegressionLoss(KeypointLoss):
     """
 
     def __init__(self, loss_weight: float = 1.0) -> None:
-        super().__init__()
-        self.loss_weight = loss_weight
+        super().__init__(loss_weight=loss_weight)
 
     def per_sample(
         self, outputs: dict[str, Tensor], targets: dict[str, Tensor], keypoint_weights: Tensor

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -23,22 +21,19 @@ class KeypointMSELoss(KeypointLoss):
         joint_weights: optional (K,) factors on the keypoint weights (see KeypointLoss).
     """
 
-    def __init__(
-        self,
-        use_target_weight: bool = True,
-        loss_weight: float = 1.0,
-        joint_weights: Sequence[float] | None = None,
-    ) -> None:
-        super().__init__(use_target_weight, loss_weight, joint_weights)
-
-    def per_sample(
+    def per_keypoint(
         self, outputs: dict[str, Tensor], targets: dict[str, Tensor], keypoint_weights: Tensor
     ) -> Tensor:
-        """(N,) the loss of each sample."""
+        """(N, K) ``0.5 * mean((w * pred - w * target) ** 2)`` over each heatmap's pixels."""
         pred, target = pair(outputs, targets, "heatmaps")  # (N, K, H, W) each
         if self.use_target_weight:
             check_weights(keypoint_weights, pred)
             w = self.weights(keypoint_weights)[:, :, None, None].to(pred.dtype)  # (N, K, 1, 1)
             pred, target = pred * w, target * w
-        squared = F.mse_loss(pred, target, reduction="none")  # (N, K, H, W)
-        return self.loss_weight * 0.5 * squared.flatten(1).mean(dim=1)
+        return 0.5 * F.mse_loss(pred, target, reduction="none").flatten(2).mean(dim=2)
+
+    def per_sample(
+        self, outputs: dict[str, Tensor], targets: dict[str, Tensor], keypoint_weights: Tensor
+    ) -> Tensor:
+        """(N,) the loss of each sample: the mean over keypoints (all heatmaps have one size)."""
+        return self.loss_weight * self.per_keypoint(outputs, targets, keypoint_weights).mean(dim=1)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import torch.nn.functional as F
 from torch import Tensor
 
-from posekit.models.losses.base import KeypointLoss, check_weights, pair
+from posekit.models.losses.mse import KeypointMSELoss
 
 
-class KeypointOHKMMSELoss(KeypointLoss):
+class KeypointOHKMMSELoss(KeypointMSELoss):
     """HRNet's JointsOHKMMSELoss: per keypoint ``0.5 * mean((w * pred - w * target) ** 2)``
     over its heatmap pixels; per sample the mean of its ``topk`` largest keypoint losses;
     averaged over the batch.
@@ -38,15 +37,11 @@ class KeypointOHKMMSELoss(KeypointLoss):
         self, outputs: dict[str, Tensor], targets: dict[str, Tensor], keypoint_weights: Tensor
     ) -> Tensor:
         """(N,) the loss of each sample."""
-        pred, target = pair(outputs, targets, "heatmaps")  # (N, K, H, W) each
-        if pred.shape[1] < self.topk:
+        per_keypoint = self.per_keypoint(outputs, targets, keypoint_weights)  # (N, K)
+        if per_keypoint.shape[1] < self.topk:
             raise ValueError(
-                f"model.loss.topk={self.topk} exceeds the {pred.shape[1]} keypoints: lower it"
+                f"model.loss.topk={self.topk} exceeds the {per_keypoint.shape[1]} keypoints: "
+                "lower it"
             )
-        if self.use_target_weight:
-            check_weights(keypoint_weights, pred)
-            w = self.weights(keypoint_weights)[:, :, None, None].to(pred.dtype)  # (N, K, 1, 1)
-            pred, target = pred * w, target * w
-        per_keypoint = 0.5 * F.mse_loss(pred, target, reduction="none").flatten(2).mean(2)  # (N, K)
         hardest = per_keypoint.topk(self.topk, dim=1).values  # (N, topk)
         return self.loss_weight * hardest.sum(dim=1) / self.topk
