@@ -6,6 +6,7 @@ Errors name the file and say what is wrong, so a bad input never surfaces as a b
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -18,6 +19,7 @@ import numpy as np
 cv2.setNumThreads(0)  # the data loader's workers are the parallelism
 
 
+JPEG_SOI = b"\xff\xd8"  # the start-of-image marker
 JPEG_EOI = b"\xff\xd9"  # the end-of-image marker; never inside entropy-coded data (FF is stuffed)
 _TAIL_BYTES = 64
 
@@ -27,34 +29,47 @@ class TruncatedImageError(ValueError):
     OpenCV decodes it with a warning into partly grey pixels."""
 
 
-def jpeg_is_truncated(path: str | Path) -> bool:
-    """True for a JPEG file that lacks its end-of-image marker and that PIL cannot decode to the
-    end (PIL confirms only files whose tail lacks the marker, e.g. those with trailing data).
-    Other formats: False."""
-    with open(path, "rb") as f:
-        if f.read(2) != b"\xff\xd8":
-            return False
-        size = f.seek(0, os.SEEK_END)
-        f.seek(max(2, size - _TAIL_BYTES))
-        if JPEG_EOI in f.read():
-            return False
+def _lacks_end_marker(head: bytes, tail: bytes) -> bool:
+    """A JPEG (``head`` starts with the start-of-image marker) whose last bytes, ``tail``, hold
+    no end-of-image marker."""
+    return head[:2] == JPEG_SOI and JPEG_EOI not in tail
+
+
+def _pil_cannot_decode(source: str | Path | io.BytesIO) -> bool:
+    """True when PIL stops before the end of the JPEG: it confirms only files whose tail lacks
+    the marker, e.g. those with trailing data after it."""
     from PIL import Image  # only for the rare JPEG with bytes after its marker
 
     try:
-        with Image.open(path) as image:
+        with Image.open(source) as image:
             image.load()
     except (OSError, SyntaxError):
         return True
     return False
 
 
+def jpeg_is_truncated(path: str | Path) -> bool:
+    """True for a JPEG file that lacks its end-of-image marker and that PIL cannot decode to the
+    end; reads the file's first and last bytes only. Other formats: False."""
+    with open(path, "rb") as f:
+        head = f.read(2)
+        size = f.seek(0, os.SEEK_END)
+        f.seek(max(2, size - _TAIL_BYTES))
+        tail = f.read()
+    return _lacks_end_marker(head, tail) and _pil_cannot_decode(path)
+
+
+def _truncated_error(path: str | Path, record_hint: str) -> TruncatedImageError:
+    return TruncatedImageError(
+        f"image {path} ({record_hint}) is a truncated JPEG (no end-of-image marker): its "
+        "pixels would be partly garbage. Copy or download it again"
+    )
+
+
 def check_not_truncated(path: str | Path, record_hint: str) -> None:
     """Raise :class:`TruncatedImageError` naming the file and the record if it is truncated."""
     if jpeg_is_truncated(path):
-        raise TruncatedImageError(
-            f"image {path} ({record_hint}) is a truncated JPEG (no end-of-image marker): its "
-            "pixels would be partly garbage. Copy or download it again"
-        )
+        raise _truncated_error(path, record_hint)
 
 
 def read_rgb_image(
@@ -62,12 +77,26 @@ def read_rgb_image(
 ) -> np.ndarray:
     """Image (H, W, 3) uint8 RGB; a clear error naming the file and the record when unreadable
     or truncated (:class:`TruncatedImageError`). ``flags``: cv2's read mode, e.g.
-    ``cv2.IMREAD_REDUCED_COLOR_2`` for JPEGs decoded at half scale."""
-    if Path(path).is_file():
-        check_not_truncated(path, record_hint)
-    image = cv2.imread(str(path), flags)
+    ``cv2.IMREAD_REDUCED_COLOR_2`` for JPEGs decoded at half scale.
+
+    The file is read once: the truncation check looks at the bytes that are then decoded
+    (``cv2.imdecode``, which applies EXIF orientation as ``cv2.imread`` does).
+    """
+    try:
+        data = np.fromfile(path, np.uint8)  # (bytes,)
+    except OSError as error:
+        raise FileNotFoundError(
+            f"cannot read image {path} ({record_hint}): missing or not an image "
+            f"({error.strerror or error})"
+        ) from error
+    head, tail = data[:2].tobytes(), data[max(2, data.size - _TAIL_BYTES):].tobytes()
+    if _lacks_end_marker(head, tail) and _pil_cannot_decode(io.BytesIO(data.tobytes())):
+        raise _truncated_error(path, record_hint)
+    image = cv2.imdecode(data, flags) if data.size else None
     if image is None:
-        raise FileNotFoundError(f"cannot read image {path} ({record_hint}): missing or not an image")
+        raise FileNotFoundError(
+            f"cannot read image {path} ({record_hint}): missing or not an image"
+        )
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
