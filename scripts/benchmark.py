@@ -1,14 +1,14 @@
 """Throughput and memory of the data path and of training.
 
     python scripts/benchmark.py [--seconds 10] [--workers 0 1 2] [--batch-size 32] [--steps 20]
-                                [--repeats 5] [--overhead-steps 20 60] [--overrides key=value ...]
+                                [--repeats 7] [--overhead-steps 20 100] [--overrides key=value ...]
                                 [--json PATH]
 
 Prints figures (it is not a test), in groups (scripts/benchmarks/):
   * data loading: the sample's training loader, samples/s per worker count (128x96, 256x192);
   * COCO-size JPEGs (1 core): decoding alone (full and at 1/2 scale) beside the whole training
     data path on the COCO fixture's 640x480 JPEGs, reduced decoding off and on, with the share
-    of samples decoded at reduced scale;
+    of samples decoded at reduced scale, and grouped by image;
   * trainer overhead: ms per step of the default Trainer (callbacks, logger, progress bar) over
     a bare loop on the same in-memory batches: median and spread of slopes over two step counts;
   * training step: images/s of the configured model on the CPU per precision and layout, and of
@@ -76,15 +76,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--steps", type=int, default=20, help="timed training steps per row")
-    parser.add_argument("--repeats", type=int, default=5, help="trainer-overhead repeats")
-    parser.add_argument("--overhead-steps", type=int, nargs=2, default=[20, 60],
+    parser.add_argument("--repeats", type=int, default=7, help="trainer-overhead repeats")
+    parser.add_argument("--overhead-steps", type=int, nargs=2, default=[20, 100],
                         help="the two step counts of the trainer-overhead slope")
-    parser.add_argument("--overhead-batch-size", type=int, default=4)
+    parser.add_argument("--overhead-batch-size", type=int, default=1)
     parser.add_argument("--overrides", nargs="*", default=[], help="Hydra overrides, key=value")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     if args.overhead_steps[0] >= args.overhead_steps[1]:
-        parser.error("--overhead-steps needs two increasing counts, e.g. 20 60")
+        parser.error("--overhead-steps needs two increasing counts, e.g. 20 100")
     return args
 
 

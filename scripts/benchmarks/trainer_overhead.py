@@ -17,9 +17,20 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 from torch.utils.data import DataLoader, Dataset
 
-from benchmarks.common import Row, compose_config, endless, synchronize, train_loader
+from benchmarks.common import (
+    Row,
+    compose_config,
+    endless,
+    synchronize,
+    torch_threads,
+    train_loader,
+)
 from posekit.engine.tasks import instantiate_group
 from posekit.models.checkpoint import build_model
+
+# (width, height) of the overhead rows' images: a small step, so that the machine's noise (a
+# share of the step) stays below the overhead measured
+OVERHEAD_INPUT = (24, 32)
 
 
 class Repeated(Dataset):
@@ -60,27 +71,44 @@ def trainer_seconds(cfg: DictConfig, batches: list, steps: int, device: torch.de
         return clock(device) - start
 
 
+def autocast_dtype(precision: str) -> torch.dtype | None:
+    """The autocast dtype of a Lightning precision setting the bare loop mirrors (None: none)."""
+    dtypes = {"32-true": None, "32": None, "bf16-mixed": torch.bfloat16,
+              "16-mixed": torch.float16}
+    if precision not in dtypes:
+        raise ValueError(f"the trainer-overhead row supports trainer.precision in {list(dtypes)}, "
+                         f"got {precision!r}")
+    return dtypes[precision]
+
+
 def bare_seconds(cfg: DictConfig, batches: list, steps: int, device: torch.device) -> float:
-    """The same steps without Lightning: forward, loss, backward, optimizer and scheduler."""
+    """The same steps without Lightning: forward (under the trainer's autocast, as Lightning's
+    precision plugin runs it), float32 loss, backward (scaled for float16), optimizer."""
     model = build_model(cfg).to(device).train()
     optimizer = instantiate(cfg.model.optimizer)(params=model.parameters())
     loader = DataLoader(Repeated(batches, steps), batch_size=None)
+    dtype = autocast_dtype(str(cfg.trainer.precision))
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype is torch.float16)
     start = clock(device)
     for batch in loader:
         batch = {key: value.to(device, non_blocking=True) for key, value in batch.items()}
-        features, outputs = model._network(model.normalize(batch["image"]))
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            features, outputs = model._network(model.normalize(batch["image"]))
         targets = model._targets(outputs, batch, model.codec)
         loss = model.loss_fn(outputs, targets, batch["keypoint_weights"])
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
     return clock(device) - start
 
 
 def overhead_rows(args: Namespace) -> list[Row]:
     """Median and spread of (trainer - bare) ms per step, each a slope over two step counts."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    overrides = [*args.overrides, "data.input_size=[48,64]", "data.photometric=null"]
+    overrides = [*args.overrides, f"data.input_size=[{OVERHEAD_INPUT[0]},{OVERHEAD_INPUT[1]}]",
+                 "data.photometric=null",
+                 f"trainer.accelerator={device.type}"]
     cfg = compose_config(overrides)
     batches_iter = endless(train_loader(cfg, 0, args.overhead_batch_size))
     batches = [next(batches_iter) for _ in range(4)]
@@ -88,7 +116,8 @@ def overhead_rows(args: Namespace) -> list[Row]:
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.ERROR)
     slopes: dict[str, list[float]] = {"trainer": [], "bare": []}
-    with warnings.catch_warnings():
+    # one intra-op thread: the process CPU time then counts no spinning of idle pool threads
+    with warnings.catch_warnings(), torch_threads(1):
         warnings.simplefilter("ignore")
         for _ in range(args.repeats):
             for name, run in (("trainer", trainer_seconds), ("bare", bare_seconds)):
@@ -96,8 +125,9 @@ def overhead_rows(args: Namespace) -> list[Row]:
                 slopes[name].append(seconds / (many - few) * 1000)
     overhead = [t - b for t, b in zip(slopes["trainer"], slopes["bare"])]
     clock_name = "wall time" if device.type == "cuda" else "process CPU time"
-    note = (f"default callbacks + csv logger vs bare loop; slope {few}->{many} steps, "
-            f"{args.repeats} repeats, {clock_name}; batch {args.overhead_batch_size} at 64x48")
+    note = (f"default callbacks + csv logger vs bare loop, both {cfg.trainer.precision}; slope "
+            f"{few}->{many} steps, {args.repeats} repeats, {clock_name}, 1 thread; batch "
+            f"{args.overhead_batch_size} at {OVERHEAD_INPUT[1]}x{OVERHEAD_INPUT[0]}")
     return [
         Row("trainer overhead", f"{device.type}, trainer - bare", statistics.median(overhead),
             unit="ms/step", spread=f"{min(overhead):.2f} to {max(overhead):.2f}", note=note),
