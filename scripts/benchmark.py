@@ -2,13 +2,14 @@
 
     python scripts/benchmark.py [--seconds 10] [--workers 0 1 2] [--batch-size 32] [--steps 20]
                                 [--repeats 7] [--overhead-steps 20 100] [--overrides key=value ...]
-                                [--json PATH]
+                                [--json PATH] [--mmpose-python PYTHON]
 
 Prints figures (it is not a test), in groups (scripts/benchmarks/):
   * data loading: the sample's training loader, samples/s per worker count (128x96, 256x192);
   * COCO-size JPEGs (1 core): decoding alone (full and at 1/2 scale) beside the whole training
     data path on the COCO fixture's 640x480 JPEGs, reduced decoding off and on, with the share
-    of samples decoded at reduced scale, and grouped by image;
+    of samples decoded at reduced scale, and grouped by image; with --mmpose-python, mmpose's
+    data path on the same files (run in that interpreter);
   * trainer overhead: ms per step of the default Trainer (callbacks, logger, progress bar) over
     a bare loop on the same in-memory batches: median and spread of slopes over two step counts;
   * training step: images/s of the configured model on the CPU per precision and layout, and of
@@ -82,6 +83,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--overhead-batch-size", type=int, default=1)
     parser.add_argument("--overrides", nargs="*", default=[], help="Hydra overrides, key=value")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--mmpose-python", metavar="PYTHON",
+                        help="an interpreter with mmpose: adds mmpose's data path beside "
+                             "posekit's on the COCO fixture (README: Performance)")
     args = parser.parse_args(argv)
     if args.overhead_steps[0] >= args.overhead_steps[1]:
         parser.error("--overhead-steps needs two increasing counts, e.g. 20 100")

@@ -3,6 +3,8 @@ COCO-size JPEGs (with the share of samples decoded at reduced scale)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import tempfile
 import time
 from argparse import Namespace
@@ -49,6 +51,23 @@ def decode_rate(paths: list[str], seconds: float, factor: int = 1) -> float:
         cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         images += 1
     return images / elapsed
+
+
+def mmpose_rate(python: str, root: Path, size: tuple[int, int], args: Namespace) -> dict:
+    """mmpose's training data path on ``root`` (mmpose_data_path.py run by ``python``, an
+    interpreter with mmpose): {"samples_per_s": ..., "mmpose": version}."""
+    script = Path(__file__).with_name("mmpose_data_path.py")
+    command = [python, str(script), str(root), "--seconds", str(args.seconds),
+               "--batch-size", str(args.batch_size), "--input-size", *map(str, size)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise SystemExit(
+            f"--mmpose-python {python}: the mmpose measurement failed (exit {done.returncode}); "
+            f"its last output:\n{(done.stderr or done.stdout)[-2000:]}\nREADME's Performance "
+            "section says how to make an environment with mmpose."
+        )
+    return json.loads(lines[-1])
 
 
 def loader_rows(configs: list[DictConfig], args: Namespace) -> list[Row]:
@@ -107,7 +126,19 @@ def path_rows(folder: Path, scratch: Path, full: float, args: Namespace) -> list
                 images = len({record.image_path for record in dataset.records})
                 note += f" ({len(dataset) / images:.1f} people per image here)"
             rows.append(Row(GROUP, f"data path {size[1]}x{size[0]}, {name}", rate, note=note))
+            if name == "reduced decode on" and args.mmpose_python:
+                rows.append(mmpose_row(copies, size, rate, full, args))
     return rows
+
+
+def mmpose_row(root: Path, size: tuple[int, int], posekit: float, full: float,
+               args: Namespace) -> Row:
+    """mmpose's data path on the same shuffled copies, beside posekit's (``posekit``)."""
+    measured = mmpose_rate(args.mmpose_python, root, size, args)
+    rate = measured["samples_per_s"]
+    return Row(GROUP, f"mmpose {measured['mmpose']} data path {size[1]}x{size[0]}, shuffled",
+               rate, note=f"{rate / full:.2f} x full decode; posekit's shuffled path "
+                          f"(reduced decode on) is {posekit / rate:.2f} x this")
 
 
 def data_rows(configs: list[DictConfig], args: Namespace) -> list[Row]:

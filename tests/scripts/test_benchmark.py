@@ -6,6 +6,7 @@ import importlib.util
 import json
 import re
 import sys
+from argparse import Namespace
 from itertools import islice
 from pathlib import Path
 
@@ -60,6 +61,39 @@ def benchmark_module(monkeypatch, name: str):
     """scripts/benchmarks/<name>.py, imported as the benchmark script imports it."""
     monkeypatch.syspath_prepend(str(REPO / "scripts"))
     return importlib.import_module(f"benchmarks.{name}")
+
+
+def fake_interpreter(path: Path, body: str) -> str:
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_mmpose_row_reads_the_companion_s_json_line(tmp_path, monkeypatch) -> None:
+    data_path = benchmark_module(monkeypatch, "data_path")
+    record = tmp_path / "arguments.txt"
+    python = fake_interpreter(
+        tmp_path / "python",
+        f'echo "$@" > {record}\necho "loading annotations into memory..."\n'
+        """echo '{"samples_per_s": 250.0, "mmpose": "1.3.2"}'""",
+    )
+    args = Namespace(mmpose_python=python, seconds=0.5, batch_size=16)
+    row = data_path.mmpose_row(tmp_path, (192, 256), posekit=500.0, full=1000.0, args=args)
+    assert (row.setting, row.value) == ("mmpose 1.3.2 data path 256x192, shuffled", 250.0)
+    assert "0.25 x full decode" in row.note and "is 2.00 x this" in row.note
+    script, root, *options = record.read_text().split()
+    assert script.endswith("mmpose_data_path.py") and root == str(tmp_path)
+    assert options == ["--seconds", "0.5", "--batch-size", "16", "--input-size", "192", "256"]
+
+
+def test_a_failing_mmpose_interpreter_is_named_with_its_output(tmp_path, monkeypatch) -> None:
+    data_path = benchmark_module(monkeypatch, "data_path")
+    python = fake_interpreter(tmp_path / "python",
+                              "echo \"ModuleNotFoundError: No module named 'mmpose'\" >&2; exit 1")
+    args = Namespace(mmpose_python=python, seconds=0.5, batch_size=16)
+    with pytest.raises(SystemExit, match=r"(?s)python: the mmpose measurement failed \(exit 1\)"
+                                         r".*No module named 'mmpose'.*README"):
+        data_path.mmpose_rate(python, tmp_path, (192, 256), args)
 
 
 @pytest.mark.parametrize("precision, expected", [("32-true", None), ("bf16-mixed", torch.bfloat16)])
