@@ -1,7 +1,7 @@
 """Throughput and memory of the data path and of training.
 
     python scripts/benchmark.py [--seconds 10] [--workers 0 1 2] [--batch-size 32] [--steps 20]
-                                [--repeats 7] [--overhead-steps 20 100] [--overrides key=value ...]
+                                [--repeats 15] [--overhead-steps 20 100] [--overrides key=value ...]
                                 [--json PATH] [--mmpose-python PYTHON]
 
 Prints figures (it is not a test), in groups (scripts/benchmarks/):
@@ -77,7 +77,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--steps", type=int, default=20, help="timed training steps per row")
-    parser.add_argument("--repeats", type=int, default=7, help="trainer-overhead repeats")
+    parser.add_argument("--repeats", type=int, default=15, help="trainer-overhead repeats")
     parser.add_argument("--overhead-steps", type=int, nargs=2, default=[20, 100],
                         help="the two step counts of the trainer-overhead slope")
     parser.add_argument("--overhead-batch-size", type=int, default=1)
