@@ -145,6 +145,8 @@ def test_sample_indices_are_unique_over_the_validated_sources(aic_crowdpose):
         ("data.monitor=val/AP", ValueError, "data.monitor=val/AP must name a validated source"),
         ("data.sources.coco.group_by_image=true", ValueError,
          r"sources \['coco'\] set group_by_image.*data.sources.coco.group_by_image=false"),
+        ("data.sources.mpii.device_warp=true", ValueError,
+         r"sources \['mpii'\] set device_warp.*data.sources.mpii.device_warp=false"),
     ],
 )
 def test_bad_input_names_the_source_and_the_fix(body_overrides, tmp_path, override, error, match):
@@ -161,3 +163,18 @@ def test_bad_input_names_the_source_and_the_fix(body_overrides, tmp_path, overri
         cause = cause.__cause__
     assert isinstance(cause, error), repr(raised.value)
     assert re.search(match, str(cause), re.S), str(cause)
+
+
+def test_loader_options_reach_the_mixture_s_loaders(body_overrides, tmp_path):
+    options = ["data.num_workers=2", "data.pin_memory=true", "data.prefetch_factor=4",
+               "data.persistent_workers=false"]
+    mixed = instantiate(compose_config("train", body_overrides + options, tmp_path).data)
+    mixed.setup("fit")
+    for loader in [mixed.train_dataloader(), *mixed.val_dataloader()]:
+        assert loader.num_workers == 2 and loader.pin_memory
+        assert loader.prefetch_factor == 4 and not loader.persistent_workers
+    mixed = instantiate(compose_config("train", body_overrides + ["data.num_workers=0"],
+                                       tmp_path).data)
+    mixed.setup("fit")
+    loader = mixed.train_dataloader()
+    assert loader.prefetch_factor is None and not loader.persistent_workers  # no workers

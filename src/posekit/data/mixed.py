@@ -31,8 +31,9 @@ class MixedDataModule(L.LightningDataModule):
             centre/scale, AIC without ``area``...) and keeps its own geometric augmentation
             and box padding; its keypoints are mapped into ``keypoints``.
         keypoints: the target keypoint set, which the model predicts.
-        codec, input_size, batch_size, val_batch_size, num_workers, pin_memory, photometric,
-            aux_codecs: as for :class:`TopDownDataModule`, for the whole mixture.
+        codec, input_size, batch_size, val_batch_size, num_workers, pin_memory,
+            persistent_workers, prefetch_factor, photometric, aux_codecs: as for
+            :class:`TopDownDataModule`, for the whole mixture.
         ratios: name -> share of each training epoch (>= 0, not all 0; a source left out has
             ratio 1). Ratio 0 validates a source without training on it. ``None``: shares in
             proportion to the sources' training sizes (a plain concatenation, as mmpose's
@@ -67,6 +68,8 @@ class MixedDataModule(L.LightningDataModule):
         val_batch_size: int | None = None,
         num_workers: int = 2,
         pin_memory: bool = False,
+        persistent_workers: bool = True,
+        prefetch_factor: int | None = None,
         photometric: Callable | None = None,
         aux_codecs: Mapping[str, Codec] | None = None,
         monitor: str = "val/AP",
@@ -83,6 +86,8 @@ class MixedDataModule(L.LightningDataModule):
         self.val_batch_size = val_batch_size or batch_size
         self.num_workers = num_workers
         self.pin_memory = pin_memory
+        self.persistent_workers = persistent_workers
+        self.prefetch_factor = prefetch_factor
         self.photometric = photometric
         self.aux_codecs = dict(aux_codecs or {})
         self.source_metric = source_metric
@@ -99,13 +104,10 @@ class MixedDataModule(L.LightningDataModule):
                 f"data.udp={self.udp} but sources {differ} cut their crops otherwise: set "
                 + " ".join(f"data.sources.{name}.udp={self.udp}" for name in differ)
             )
-        grouped = [name for name, source in self.sources.items() if source.group_by_image]
-        if grouped:  # the mixture's own sampler draws the epoch: grouping would be ignored
-            raise ValueError(
-                f"sources {grouped} set group_by_image, which a mixture does not support (its "
-                "sampler draws people across the sources): set "
-                + " ".join(f"data.sources.{name}.group_by_image=false" for name in grouped)
-            )
+        self._refuse_source_option("group_by_image", "its sampler draws people across the sources")
+        self._refuse_source_option(
+            "device_warp", "its batches mix the sources' crops, cut by the loader"
+        )
         self.ratios = None if ratios is None else self._check_ratios(dict(ratios))
         mappings = dict(mappings or {})
         unknown = sorted(set(mappings) - set(self.sources))
@@ -128,6 +130,15 @@ class MixedDataModule(L.LightningDataModule):
         self.val_sets: dict[str, TopDownDataset] = {}
 
     # --- checks before any training ----------------------------------------------------------
+    def _refuse_source_option(self, option: str, why: str) -> None:
+        """A ValueError naming the sources that set ``option``, which a mixture ignores."""
+        names = [name for name, source in self.sources.items() if getattr(source, option)]
+        if names:
+            raise ValueError(
+                f"sources {names} set {option}, which a mixture does not support ({why}): set "
+                + " ".join(f"data.sources.{name}.{option}=false" for name in names)
+            )
+
     @staticmethod
     def _build_source(name: str, source: TopDownDataModule | SourceFactory) -> TopDownDataModule:
         if isinstance(source, TopDownDataModule):
@@ -265,7 +276,8 @@ class MixedDataModule(L.LightningDataModule):
             batch_size=batch_size,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
+            persistent_workers=self.persistent_workers and self.num_workers > 0,
+            prefetch_factor=self.prefetch_factor if self.num_workers > 0 else None,
             **kwargs,
         )
 
