@@ -1,9 +1,8 @@
 """Composing posekit's Hydra configs: one way for entry points, scripts, tests and notebooks.
 
 Importing this module registers the config resolvers (``${path_join:a,b}``,
-``${size_div:size,n}``, ``${joint_weights:${data.keypoints}}``, ``${auto_precision:...}``); the
-entry points import it
-before Hydra composes. :func:`compose` gives the config ``train.py`` or ``eval.py``
+``${size_div:size,n}``, ``${joint_weights:${data.keypoints}}``, ``${auto_precision:...}``);
+the entry points import it before Hydra composes. :func:`compose` gives the config ``train.py`` or ``eval.py``
 would see for a list of command-line overrides.
 """
 

@@ -16,7 +16,6 @@ from posekit.core.spec import KeypointSpec
 from posekit.data.augment import GeometricAugmentation
 from posekit.data.decode import (
     LastImageReader,
-    read_for_crop,
     reduced_matrix,
     reduction_factor,
 )
@@ -34,7 +33,8 @@ def full_crop(path: Path, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarr
 
 
 def reduced_crop(path: Path, matrix: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, int]:
-    image, warp, factor = read_for_crop(path, matrix, "test", reduced=True)
+    reader = LastImageReader(reduced=True)  # a fresh one: no image kept from another test
+    image, warp, factor = reader.read_for_crop(path, matrix, "test")
     return cv2.warpAffine(image, warp, size, flags=cv2.INTER_LINEAR), factor
 
 
@@ -89,14 +89,14 @@ def test_png_is_decoded_in_full(tmp_path):
     path = tmp_path / "scene.png"
     cv2.imwrite(str(path), np.full((400, 600, 3), 128, np.uint8))
     matrix = crop_affine_matrix(np.array([300.0, 200.0]), np.array([500.0, 666.0]), 0.0, (48, 64))
-    image, warp, factor = read_for_crop(path, matrix, "test")
+    image, warp, factor = LastImageReader().read_for_crop(path, matrix, "test")
     assert factor == 1 and image.shape == (400, 600, 3) and warp is matrix
 
 
 def test_missing_jpeg_names_the_record(tmp_path):
     matrix = crop_affine_matrix(np.array([300.0, 200.0]), np.array([500.0, 666.0]), 0.0, (48, 64))
     with pytest.raises(FileNotFoundError, match="gone.jpg.*record 7"):
-        read_for_crop(tmp_path / "gone.jpg", matrix, "record 7")
+        LastImageReader().read_for_crop(tmp_path / "gone.jpg", matrix, "record 7")
 
 
 def mean_difference(a: np.ndarray, b: np.ndarray) -> float:

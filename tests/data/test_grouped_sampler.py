@@ -6,12 +6,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 from helpers import REPO, compose_config
 from hydra.utils import instantiate
 
 from posekit.core.geometry import crop_affine_matrix
-from posekit.data.decode import LastImageReader, read_for_crop
+from posekit.data.decode import LastImageReader, decode_at, matrix_for
 from posekit.data.grouped_sampler import ImageGroupedSampler
 
 # 40 images with 1 to 4 people each, people of an image not adjacent in the index order
@@ -80,7 +79,7 @@ def test_the_reader_decodes_an_image_once_and_reuses_a_finer_one(tmp_path):
         image, warp, used = reader.read_for_crop(path, matrix, "test")
         assert (used, reader.decodes) == (factor, decodes)
         # the same crop as a decode of its own at that factor
-        alone, alone_warp, _ = read_for_crop(path, matrix, "test", reduced=factor > 1)
+        alone, alone_warp = decode_at(path, factor, "test"), matrix_for(matrix, factor)
         np.testing.assert_array_equal(cv2.warpAffine(image, warp, size),
                                       cv2.warpAffine(alone, alone_warp, size))
 

@@ -75,24 +75,11 @@ def matrix_for(matrix: np.ndarray, factor: int) -> np.ndarray:
     return matrix if factor == 1 else reduced_matrix(matrix, factor)
 
 
-def read_for_crop(
-    path: str | Path, matrix: np.ndarray, record_hint: str, reduced: bool = True
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """The image a crop is warped from, the matrix to warp it with and the reduction factor.
-
-    Returns image (h, w, 3) uint8 RGB, matrix (2, 3) from its pixels to crop pixels, and the
-    factor r it was decoded at (1: the full image through :func:`posekit.core.io.read_rgb_image`
-    and ``matrix`` unchanged). With ``reduced`` and a JPEG whose crop is downscaled at least 2x,
-    the image is decoded at 1/r scale (about r times fewer pixels on each side).
-    """
-    factor = crop_factor(path, matrix, reduced)
-    return decode_at(path, factor, record_hint), matrix_for(matrix, factor), factor
-
-
 class LastImageReader:
-    """:func:`read_for_crop` that keeps the last decoded image: the next crop of the same image
-    reuses it when it was decoded at the crop's factor or finer (a finer image keeps the crop's
-    resolution too), so people of one image read one after another cost one decode.
+    """Reads the image a crop is warped from, at the reduced scale the crop allows, and keeps
+    the last decoded image: the next crop of the same image reuses it when it was decoded at
+    the crop's factor or finer (a finer image keeps the crop's resolution too), so people of
+    one image read one after another cost one decode.
 
     ``decodes`` counts the images actually decoded. One image per process (a worker's copy of
     the data set keeps its own): about 1 MB for a COCO image.
@@ -108,7 +95,14 @@ class LastImageReader:
     def read_for_crop(
         self, path: str | Path, matrix: np.ndarray, record_hint: str
     ) -> tuple[np.ndarray, np.ndarray, int]:
-        """As :func:`read_for_crop`; the factor returned is that of the image reused or read."""
+        """The image a crop is warped from, the matrix to warp it with and the reduction factor.
+
+        Returns image (h, w, 3) uint8 RGB, matrix (2, 3) from its pixels to crop pixels, and
+        the factor r of the image reused or read (1: the full image through
+        :func:`posekit.core.io.read_rgb_image` and ``matrix`` unchanged). With ``reduced`` and
+        a JPEG whose crop is downscaled at least 2x, the image is decoded at 1/r scale (about r
+        times fewer pixels on each side).
+        """
         wanted = crop_factor(path, matrix, self.reduced)
         if str(path) != self._path or self._factor > wanted:
             self._image = decode_at(path, wanted, record_hint)

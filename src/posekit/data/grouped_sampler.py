@@ -3,7 +3,7 @@ serves them all (``data.group_by_image``).
 
 Decoding the JPEG is most of a top-down sample's CPU time. COCO's training set has about 2.6
 people with keypoints per image (CrowdPose and OCHuman more): when they are drawn together,
-the data set's one-image decode cache (:class:`posekit.data.topdown.TopDownDataset`) decodes
+the data set's one-image decode cache (:class:`posekit.data.decode.LastImageReader`) decodes
 the image once for all of them. The price is that a batch holds a few people of the same image
 instead of people drawn independently; the order of images, and of people within an image,
 is still shuffled every epoch.
