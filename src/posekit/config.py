@@ -2,8 +2,8 @@
 
 Importing this module registers the config resolvers (``${path_join:a,b}``,
 ``${size_div:size,n}``, ``${joint_weights:${data.keypoints}}``, ``${auto_precision:...}``);
-the entry points import it before Hydra composes. :func:`compose` gives the config ``train.py`` or ``eval.py``
-would see for a list of command-line overrides.
+the entry points import it before Hydra composes. :func:`compose` gives the config
+``train.py`` or ``eval.py`` would see for a list of command-line overrides.
 """
 
 from __future__ import annotations
