@@ -48,6 +48,13 @@ ALPHAPOSE_MODELS = {
 }
 
 
+def _placeholder(attr: str) -> type:
+    """Any public name of a stubbed module: a placeholder class (dunders stay missing)."""
+    if attr.startswith("__"):
+        raise AttributeError(attr)
+    return type(attr, (), {})
+
+
 class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Stands in for mmdet and mmcv's compiled ops, which mmpose's bottom-up and transformer
     heads import at module level (mmcv-lite has no compiled ops, mmdet needs them); top-down
@@ -63,7 +70,7 @@ class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def create_module(self, spec):  # noqa: ANN001, ANN201
         module = types.ModuleType(spec.name)
         module.__path__ = []
-        module.__getattr__ = lambda attr: type(attr, (), {})  # any name: a placeholder class
+        module.__getattr__ = _placeholder
         return module
 
     def exec_module(self, module):  # noqa: ANN001, ANN201

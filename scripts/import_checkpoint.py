@@ -40,6 +40,12 @@ def compose_experiment(experiment: str, overrides: list[str], output_dir: Path) 
     """The training config of ``experiment`` (ImageNet weights off: the import fills them)."""
     overrides = [f"experiment={experiment}", "model.backbone.pretrained=false", *overrides]
     cfg = compose("train", overrides, output_dir=output_dir)
+    if cfg.model.backbone.get("checkpoint"):
+        raise ValueError(
+            "model.backbone.checkpoint is set, but the import maps the backbone's tensors itself "
+            "(the report would call the ones that file loads unset): drop it, and give the "
+            "backbone's key map with --keys <name or yaml file> if the source's own does not fit"
+        )
     return cfg
 
 

@@ -164,3 +164,11 @@ def test_script_detects_the_source_and_writes_the_halpe_fastpose(tmp_path, capsy
     assert torch.equal(imported["head.duc2.conv.weight"], published["duc2.conv.weight"])
     assert torch.equal(imported["backbone.body.model.layer3.0.se.fc.0.bias"],
                        published["preact.layer3.0.se.fc.0.bias"])  # fmt: skip
+
+
+def test_script_refuses_a_backbone_checkpoint_beside_the_import(tmp_path):
+    with pytest.raises(ValueError, match="model.backbone.checkpoint is set, but the import maps"):
+        load_script("import_checkpoint").main([
+            "--checkpoint", str(tmp_path / "any.pth"), "--experiment", "cspnext_rtmcc_coco",
+            "--out", str(tmp_path / "out.ckpt"), f"model.backbone.checkpoint={tmp_path}/b.pth",
+        ])  # fmt: skip

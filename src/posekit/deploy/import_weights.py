@@ -67,14 +67,23 @@ _SIMCC_MLP_RULES = (
     Rule(r"mlp_head_x\.(weight|bias)", r"head.mlp_x.\1"),
     Rule(r"mlp_head_y\.(weight|bias)", r"head.mlp_y.\1"),
 )
+
+
+def _heatmap_head(source: str, target: str) -> tuple[Rule, ...]:
+    """mmpose's HeatmapHead under ``source`` (its ``deconv_layers``, ``final_layer``) onto
+    posekit's (``deconv``, ``final``) under ``target``."""
+    return (
+        Rule(rf"{source}deconv_layers\.(\d+\..+)", rf"{target}deconv.\1"),
+        Rule(rf"{source}final_layer\.(weight|bias)", rf"{target}final.\1"),
+    )
+
+
 _MM_HEAD_RULES = (
     # HeatmapHead (HRNet, UDP, SimpleBaseline), SimCCHead
-    Rule(r"final_layer\.(weight|bias)", r"head.final.\1"),
-    Rule(r"deconv_layers\.(\d+\..+)", r"head.deconv.\1"),
+    *_heatmap_head("", "head."),
     *_SIMCC_MLP_RULES,
     # SimCCHead with deconvolutions (simcc_res50): its HeatmapHead is `deconv_head`
-    Rule(r"deconv_head\.deconv_layers\.(\d+\..+)", r"head.deconv.\1"),
-    Rule(r"deconv_head\.final_layer\.(weight|bias)", r"head.final.\1"),
+    *_heatmap_head(r"deconv_head\.", "head."),
     # RTMCCHead (RTMPose)
     Rule(r"mlp\.(\d+\.(?:g|weight))", r"head.mlp.\1"),
     Rule(r"gau\.ln\.g", r"head.gau.norm.g"),
@@ -82,8 +91,7 @@ _MM_HEAD_RULES = (
     Rule(r"gau\.(gamma|beta|uv\.weight|o\.weight)", r"head.gau.\1"),
     Rule(r"(cls_[xy])\.weight", r"head.\1.weight"),
     # IPR / DSNT / debias (DSNTHead is an IntegralRegressionHead): `simplebaseline_head`
-    Rule(r"simplebaseline_head\.deconv_layers\.(\d+\..+)", r"head.maps.deconv.\1"),
-    Rule(r"simplebaseline_head\.final_layer\.(weight|bias)", r"head.maps.final.\1"),
+    *_heatmap_head(r"simplebaseline_head\.", "head.maps."),
     # RLE: the regression fc and the RealNVP flow of its loss
     Rule(r"fc\.(weight|bias)", r"head.fc.\1"),
     Rule(r"loss_module\.flow_model\.(mask|[st]\.\d+\.\d+\.(?:weight|bias))", r"loss_fn.flow.\1"),
