@@ -38,9 +38,13 @@ FAMILIES = {
     "AlphaPose FastPose-res50": ("alphapose_fastpose_res50_coco", "resnet50_fastpose_coco",
                                  (192, 256)),
 }  # fmt: skip
+# the reference's flip rule for maps / vectors: mirror, swap left and right, then shift the
+# mirrored map right by this many columns (mmpose SimCC and UDP: none; AlphaPose: one)
+REFERENCE_FLIP_SHIFT = {"RTMPose-m": 0, "SimCC-res50": 0, "UDP-HRNet-W32": 0,
+                        "AlphaPose FastPose-res50": 1}  # fmt: skip
 # overrides giving posekit the reference's rule where posekit has it as an option (the
 # RTMPose recipe's own score rule is a matter of its protocol, not of the import)
-OVERRIDES = {"RTMPose-m": ["model.codec.score_rule=raw"]}
+OVERRIDES = {"RTMPose-m": ["++model.codec.score_rule=raw"]}
 MEAN = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)  # ImageNet x 255, both codes
 STD = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
 COCO_FLIP = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
@@ -71,6 +75,43 @@ def randomise(model: torch.nn.Module, seed: int) -> None:
                 module.running_var.copy_(torch.rand(module.num_features, generator=generator) + 0.5)
 
 
+def peaked(model: torch.nn.Module, final: torch.nn.Conv2d, inputs: torch.Tensor) -> None:
+    """Scale the heatmap head's last conv so the maps lie within [-1, 1]: random weights give
+    maps in the thousands, flat after DARK-UDP's clip to [0.001, 50], where its Taylor step
+    divides by a zero Hessian."""
+    with torch.no_grad():
+        out = model(inputs) if final is getattr(model, "conv_out", None) else model.head.forward(
+            model.extract_feat(inputs))
+        factor = 1.0 / out.abs().max()
+        final.weight.mul_(factor)
+        final.bias.mul_(factor)
+
+
+def alphapose_outputs(model, inputs: torch.Tensor, input_size: tuple[int, int]) -> dict:  # noqa: ANN001
+    """AlphaPose's raw heatmaps and its ``heatmap_to_coord_simple`` keypoints / scores in crop
+    pixels, flip test off and on (``flip_heatmap(shift=True)``, as its validation)."""
+    from alphapose.utils.transforms import flip_heatmap, heatmap_to_coord_simple
+
+    width, height = input_size
+    pairs = [[COCO_FLIP[i], i] for i in range(1, len(COCO_FLIP), 2)]
+    out = {}
+    with torch.no_grad():
+        heatmaps = model(inputs)
+        flipped = flip_heatmap(model(inputs.flip(-1)), pairs, shift=True)
+    out["raw"] = {"heatmaps": heatmaps}
+    for flip in (False, True):
+        results = [
+            heatmap_to_coord_simple(heatmaps[i], [0, 0, width, height],
+                                    hms_flip=flipped[i] if flip else None)
+            for i in range(inputs.shape[0])
+        ]  # fmt: skip
+        out[f"flip={flip}"] = {
+            "keypoints": torch.stack([torch.as_tensor(p).float() for p, _ in results]),
+            "scores": torch.stack([torch.as_tensor(v).float().reshape(-1) for _, v in results]),
+        }
+    return out
+
+
 def reference(args: argparse.Namespace) -> None:
     capture = _capture_module()
     capture.ALPHAPOSE_ROOT = args.alphapose
@@ -86,12 +127,14 @@ def reference(args: argparse.Namespace) -> None:
         if family.startswith("alphapose"):
             model = capture.alphapose_model(capture.ALPHAPOSE_MODELS[family]).eval()
             randomise(model, index)
-            with torch.no_grad():
-                record["raw"] = {"heatmaps": model(inputs)}
+            peaked(model, model.conv_out, inputs)
+            record.update(alphapose_outputs(model, inputs, (width, height)))
             torch.save(model.state_dict(), args.dir / f"{family}.pth")
         else:
             model = capture.mmpose_model(capture.MMPOSE_CONFIGS[family]).eval()
             randomise(model, index)
+            if family.endswith("hrnet_w32"):
+                peaked(model, model.head.final_layer, inputs)
             record.update(mmpose_outputs(model, inputs, (width, height)))
             torch.save({"meta": {"mmpose_version": "1.3.2"}, "state_dict": model.state_dict()},
                        args.dir / f"{family}.pth")  # fmt: skip
@@ -156,18 +199,44 @@ def posekit(args: argparse.Namespace) -> None:
             with torch.no_grad():
                 pred = predict_crops(model, crops, center, scale, flip)
             expected = ref[f"flip={flip}"]
+            distance = (pred.crop_keypoints - expected["keypoints"]).norm(dim=-1)  # (N, K)
             row[f"flip={flip}"] = {
-                "keypoints_px": (pred.crop_keypoints - expected["keypoints"]).abs().max().item(),
-                "scores": (pred.scores - expected["scores"]).abs().max().item(),
+                "keypoints_px": f"{distance.median().item():.2g} / {distance.max().item():.2g}",
+                "scores": f"{(pred.scores - expected['scores']).abs().max().item():.1e}",
             }
+        if name in REFERENCE_FLIP_SHIFT:
+            keypoints = reference_flip(model, crops, REFERENCE_FLIP_SHIFT[name])
+            distance = (keypoints - ref["flip=True"]["keypoints"]).norm(dim=-1)
+            row["flip=True"]["reference_rule_px"] = (
+                f"{distance.median().item():.2g} / {distance.max().item():.2g}"
+            )
         rows.append(row)
     print(json.dumps(rows, indent=1))
     print(table(rows))
 
 
+def reference_flip(model, crops: torch.Tensor, shift: int) -> torch.Tensor:  # noqa: ANN001
+    """posekit's outputs flip-averaged by the reference's rule (mirror, swap, shift ``shift``
+    columns right, mean), decoded by posekit's codec: (N, K, 2) crop pixels."""
+    with torch.no_grad():
+        images = model.normalize(crops)
+        outputs, flipped = model(images), model(images.flip(-1))
+    flip_index = list(model.flip_index)
+    averaged = {}
+    for key, value in outputs.items():
+        mirrored = flipped[key][:, flip_index]
+        if key != "simcc_y":  # x vectors and maps are mirrored along their last axis
+            mirrored = mirrored.flip(-1)
+        if shift and key == "heatmaps":
+            mirrored[..., shift:] = mirrored[..., :-shift].clone()
+        averaged[key] = (value + mirrored) / 2
+    keypoints, _ = model.codec.decode(averaged)
+    return keypoints
+
+
 def raw_difference(raw: dict[str, torch.Tensor], ref: dict[str, torch.Tensor]) -> float:
-    """The largest absolute difference between posekit's head outputs and the reference's,
-    paired in order (SimCC x, y; RLE coords + sigma as one (N, K, 4); heatmaps; IPR coords)."""
+    """The largest absolute difference between posekit's head outputs and the reference's
+    over the largest absolute reference output, paired in order (SimCC x, y; RLE coords + sigma as one (N, K, 4); heatmaps; IPR coords)."""
     ours = list(raw.values())
     theirs = list(ref.values())
     if len(theirs) == 1 and len(ours) > 1 and theirs[0].shape[-1] == 4:  # RLE: (N, K, 4)
@@ -176,22 +245,22 @@ def raw_difference(raw: dict[str, torch.Tensor], ref: dict[str, torch.Tensor]) -
     for a, b in zip(ours, theirs):
         if a.shape != b.shape:
             b = b.reshape(a.shape)
-        worst = max(worst, (a - b).abs().max().item())
+        worst = max(worst, ((a - b).abs().max() / b.abs().max()).item())
     return worst
 
 
 def table(rows: list[dict]) -> str:
     def cell(row: dict, flip: bool, what: str) -> str:
-        value = row.get(f"flip={flip}", {}).get(what)
-        return "-" if value is None else f"{value:.1e}"
+        return row.get(f"flip={flip}", {}).get(what, "-")
 
-    lines = ["| family | raw head outputs | keypoints, no flip (px) | scores, no flip | "
-             "keypoints, flip (px) | scores, flip |", "|---|---|---|---|---|---|"]  # fmt: skip
+    lines = ["| family | raw head outputs (relative) | keypoints, no flip: median / max (px) | "
+             "scores, no flip | keypoints, flip: median / max (px) | scores, flip | "
+             "keypoints, flip by the reference's rule (px) |", "|---|---|---|---|---|---|---|"]
     for row in rows:
         lines.append(
             f"| {row['family']} | {row['raw']:.1e} | {cell(row, False, 'keypoints_px')} | "
             f"{cell(row, False, 'scores')} | {cell(row, True, 'keypoints_px')} | "
-            f"{cell(row, True, 'scores')} |"
+            f"{cell(row, True, 'scores')} | {cell(row, True, 'reference_rule_px')} |"
         )
     return "\n".join(lines)
 
