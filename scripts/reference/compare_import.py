@@ -71,8 +71,9 @@ def randomise(model: torch.nn.Module, seed: int) -> None:
                 param.copy_(torch.randn(param.shape, generator=generator) / fan_in**0.5)
         for module in model.modules():
             if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-                module.running_mean.copy_(torch.rand(module.num_features, generator=generator) - 0.5)
-                module.running_var.copy_(torch.rand(module.num_features, generator=generator) + 0.5)
+                size = module.num_features
+                module.running_mean.copy_(torch.rand(size, generator=generator) - 0.5)
+                module.running_var.copy_(torch.rand(size, generator=generator) + 0.5)
 
 
 def peaked(model: torch.nn.Module, final: torch.nn.Conv2d, inputs: torch.Tensor) -> None:
@@ -87,7 +88,9 @@ def peaked(model: torch.nn.Module, final: torch.nn.Conv2d, inputs: torch.Tensor)
         final.bias.mul_(factor)
 
 
-def alphapose_outputs(model, inputs: torch.Tensor, input_size: tuple[int, int]) -> dict:  # noqa: ANN001
+def alphapose_outputs(
+    model: torch.nn.Module, inputs: torch.Tensor, input_size: tuple[int, int]
+) -> dict:
     """AlphaPose's raw heatmaps and its ``heatmap_to_coord_simple`` keypoints / scores in crop
     pixels, flip test off and on (``flip_heatmap(shift=True)``, as its validation)."""
     from alphapose.utils.transforms import flip_heatmap, heatmap_to_coord_simple
@@ -142,7 +145,9 @@ def reference(args: argparse.Namespace) -> None:
         print(f"{name}: saved {family}.pth and the reference's outputs")
 
 
-def mmpose_outputs(model, inputs: torch.Tensor, input_size: tuple[int, int]) -> dict:  # noqa: ANN001
+def mmpose_outputs(
+    model: torch.nn.Module, inputs: torch.Tensor, input_size: tuple[int, int]
+) -> dict:
     """mmpose's raw head outputs and ``head.predict`` keypoints / scores, flip test off and on."""
     from mmpose.structures import PoseDataSample
 
@@ -236,7 +241,8 @@ def reference_flip(model, crops: torch.Tensor, shift: int) -> torch.Tensor:  # n
 
 def raw_difference(raw: dict[str, torch.Tensor], ref: dict[str, torch.Tensor]) -> float:
     """The largest absolute difference between posekit's head outputs and the reference's
-    over the largest absolute reference output, paired in order (SimCC x, y; RLE coords + sigma as one (N, K, 4); heatmaps; IPR coords)."""
+    over the largest absolute reference output, paired in order (SimCC x, y; RLE coords +
+    sigma as one (N, K, 4); heatmaps; IPR coords)."""
     ours = list(raw.values())
     theirs = list(ref.values())
     if len(theirs) == 1 and len(ours) > 1 and theirs[0].shape[-1] == 4:  # RLE: (N, K, 4)

@@ -41,7 +41,8 @@ FAMILIES = {
     "mmpose_dsnt_res50": ("resnet50_dsnt_coco_256x256", "mmpose", {}),
     "mmpose_debias_res50": ("resnet50_debias_coco_256x256", "mmpose", {}),
     "mmpose_udp_hrnet_w32": ("hrnet_udp_coco", "mmpose", {
-        "backbone.stage4.2.fuse_layers.0.3.0.weight": "backbone.body.stage4.2.fuse_layers.0.3.0.weight",
+        "backbone.stage4.2.fuse_layers.0.3.0.weight":
+            "backbone.body.stage4.2.fuse_layers.0.3.0.weight",
         "head.final_layer.bias": "head.final.bias"}),
     "mmpose_hrnet_w32": ("hrnet_heatmap_coco", "mmpose", {}),
     "alphapose_fastpose_res50_coco": ("resnet50_fastpose_coco", "alphapose", {

@@ -7,8 +7,9 @@ timm name``, the first that matches wins). It can be given by the name of a rule
 regular expression has to be written on the command line.
 
 * ``identity``: the names as they are. timm's ResNet uses torchvision's names, which are also
-  mmcv's / mmpose's ``ResNet`` and AlphaPose's ``SEResnet`` (``conv1``, ``bn1``, ``layer1.0.conv1``),
-  and timm's HRNet the official HRNet names (``conv1`` ... ``stage4``): these need no renaming.
+  mmcv's / mmpose's ``ResNet`` and AlphaPose's ``SEResnet`` (``conv1``, ``bn1``,
+  ``layer1.0.conv1``), and timm's HRNet the official HRNet names (``conv1`` ... ``stage4``):
+  these need no renaming.
 * ``hrnet``: only the official HRNet backbone tensors (``conv1``, ``bn1``, ``conv2``, ``bn2``,
   ``layer1``, ``transition1-3``, ``stage2-4``), the rest of the file left unmapped.
 * ``resnet``: only the ResNet backbone tensors (``conv1``, ``bn1``, ``layer1-4``).
