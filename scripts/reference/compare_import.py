@@ -37,6 +37,8 @@ FAMILIES = {
     "UDP-HRNet-W32": ("mmpose_udp_hrnet_w32", "hrnet_udp_coco", (192, 256)),
     "AlphaPose FastPose-res50": ("alphapose_fastpose_res50_coco", "resnet50_fastpose_coco",
                                  (192, 256)),
+    "AlphaPose FastPose-res50 Halpe-136": ("alphapose_fastpose_res50_halpe136",
+                                           "resnet50_fastpose_halpe136", (192, 256)),
 }  # fmt: skip
 # the reference's flip rule for maps / vectors: mirror, swap left and right, then shift the
 # mirrored map right by this many columns (mmpose SimCC and UDP: none; AlphaPose: one)
@@ -100,9 +102,10 @@ def alphapose_outputs(
     out = {}
     with torch.no_grad():
         heatmaps = model(inputs)
-        flipped = flip_heatmap(model(inputs.flip(-1)), pairs, shift=True)
+        flipped = flip_heatmap(model(inputs.flip(-1)), pairs, shift=True)  # (used for COCO)
     out["raw"] = {"heatmaps": heatmaps}
-    for flip in (False, True):
+    # the flip test with COCO's pairs only (Halpe-136: keypoints without flip)
+    for flip in (False, True) if heatmaps.shape[1] == len(COCO_FLIP) else (False,):
         results = [
             heatmap_to_coord_simple(heatmaps[i], [0, 0, width, height],
                                     hms_flip=flipped[i] if flip else None)
