@@ -173,3 +173,15 @@ def test_script_refuses_a_backbone_checkpoint_beside_the_import(tmp_path):
             "--checkpoint", str(tmp_path / "any.pth"), "--experiment", "cspnext_rtmcc_coco",
             "--out", str(tmp_path / "out.ckpt"), f"model.backbone.checkpoint={tmp_path}/b.pth",
         ])  # fmt: skip
+
+
+def test_keys_option_replaces_the_backbone_key_map(rtmpose_m, tmp_path):
+    published = published_state("mmpose_rtmpose_m")
+    stages = [key for key in published if key.startswith("backbone.stage")]
+    with pytest.raises(ConversionError, match=rf"^{len(stages)} source tensors are not used"):
+        convert_state_dict(published, rtmpose_m, backbone_keys="identity")
+    keys = tmp_path / "cspnext.yaml"  # the same renaming, written as a user would
+    keys.write_text("".join(f"'stage{i}\\.(.*)': 'stages.{i - 1}.\\1'\n" for i in range(1, 5))
+                    + "'stem\\.(.*)': 'stem.\\1'\n")  # fmt: skip
+    _, report = convert_state_dict(published, rtmpose_m, backbone_keys=str(keys))
+    assert len(report.mapped) == len(published) and not report.unset_target
