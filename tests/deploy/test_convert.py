@@ -81,8 +81,8 @@ def _model(source: str, tmp_path, seed: int, extra: list[str] | None = None):
 
 
 def test_published_w32_names_and_shapes_map_completely(tmp_path):
-    target = _model("simcc", tmp_path, seed=0, extra=[]).state_dict()
-    published = official_names(target, "simcc")
+    target = _model("simcc", tmp_path, seed=0, extra=[])
+    published = official_names(target.state_dict(), "simcc")
     for key, shape in PUBLISHED_NAMES.items():
         assert tuple(published[key].shape) == shape, key
     converted, report = convert_state_dict(published, target, "simcc")
@@ -98,7 +98,7 @@ def test_import_reproduces_the_source_outputs(source, tmp_path):
     original = _model(source, tmp_path, seed=0)
     published = official_names(original.state_dict(), source)
     fresh = _model(source, tmp_path, seed=1)
-    converted, report = convert_state_dict(published, fresh.state_dict(), source)
+    converted, report = convert_state_dict(published, fresh, source)
     assert not report.unmapped_source and not report.unset_target and not report.kept_counters
     fresh.load_state_dict(converted)
     images = torch.randn(2, 3, 64, 64)
@@ -140,8 +140,8 @@ def test_import_script_writes_a_checkpoint_eval_loads(tmp_path, capsys):
 
 
 def test_extra_source_tensors_and_unset_targets_are_reported(tmp_path):
-    target = _model("hrnet", tmp_path, seed=0).state_dict()
-    published = official_names(target, "hrnet")
+    target = _model("hrnet", tmp_path, seed=0)
+    published = official_names(target.state_dict(), "hrnet")
     published["incre_modules.0.0.conv1.weight"] = torch.zeros(32, 32, 1, 1)  # ImageNet HRNet
     published["classifier.weight"] = torch.zeros(1000, 2048)
     published["stage4.0.fuse_layers.1.0.0.0.weight"] = torch.zeros(32, 16, 3, 3)  # multi-scale
@@ -161,8 +161,8 @@ def test_extra_source_tensors_and_unset_targets_are_reported(tmp_path):
 
 
 def test_shape_mismatch_names_both_keys(tmp_path):
-    target = _model("hrnet", tmp_path, seed=0).state_dict()
-    published = official_names(target, "hrnet")
+    target = _model("hrnet", tmp_path, seed=0)
+    published = official_names(target.state_dict(), "hrnet")
     published["final_layer.weight"] = torch.zeros(16, 16, 1, 1)  # MPII: 16 keypoints
     with pytest.raises(
         ConversionError,
@@ -222,8 +222,8 @@ def test_two_source_tensors_for_one_posekit_tensor_is_an_error():
 
 
 def test_wrong_source_suggests_the_right_one_in_a_few_lines(tmp_path):
-    target = _model("mmpose", tmp_path, seed=0).state_dict()
-    published = official_names(target, "mmpose")  # backbone.* / head.* names
+    target = _model("mmpose", tmp_path, seed=0)
+    published = official_names(target.state_dict(), "mmpose")  # backbone.* / head.* names
     with pytest.raises(ConversionError) as info:
         convert_state_dict(published, target, "simcc")
     message = str(info.value)
@@ -231,8 +231,8 @@ def test_wrong_source_suggests_the_right_one_in_a_few_lines(tmp_path):
     assert f"map {len(published)} of {len(published)} tensors" in message
     assert len(message.splitlines()) < 5
     # long reports list ten keys per group and count the rest
-    hrnet_target = _model("hrnet", tmp_path, seed=0).state_dict()
-    extra = official_names(hrnet_target, "hrnet")
+    hrnet_target = _model("hrnet", tmp_path, seed=0)
+    extra = official_names(hrnet_target.state_dict(), "hrnet")
     extra.update({f"classifier.{i}.weight": torch.zeros(1) for i in range(40)})
     with pytest.raises(ConversionError, match=r"\.\.\. and 30 more") as info:
         convert_state_dict(extra, hrnet_target, "hrnet")

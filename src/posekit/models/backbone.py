@@ -50,7 +50,8 @@ class TimmBackbone(nn.Module):
             (after ``pretrained``), by timm's names (see
             :mod:`posekit.models.backbone_weights`).
         checkpoint_prefix: keep the file's keys starting with it, without it.
-        checkpoint_keys: explicit renaming rules, file key regex -> timm name.
+        checkpoint_keys: explicit renaming rules, file key regex -> timm name: a named rule set
+            of :mod:`posekit.models.key_maps`, a yaml file, or the mapping.
         **timm_kwargs: passed on to ``timm.create_model`` (e.g. ``drop_path_rate``).
 
     Attributes:
@@ -69,7 +70,7 @@ class TimmBackbone(nn.Module):
         extra_strides: Sequence[int] = (),
         checkpoint: str | None = None,
         checkpoint_prefix: str | None = None,
-        checkpoint_keys: Mapping[str, str] | None = None,
+        checkpoint_keys: str | Mapping[str, str] | None = None,
         **timm_kwargs: Any,
     ) -> None:
         super().__init__()
@@ -115,8 +116,12 @@ class TimmBackbone(nn.Module):
         self.out_channels: int = self.channels[0]
         self.stride: int = strides[0]
         self.input_multiple: int = _HRNET_INPUT_MULTIPLE if is_hrnet else max(strides)
+        self._add_modules()
         if checkpoint:
             load_backbone_checkpoint(self, checkpoint, checkpoint_prefix, checkpoint_keys)
+
+    def _add_modules(self) -> None:
+        """Where a subclass adds modules to the timm model, before any checkpoint is loaded."""
 
     @property
     def _timm_model(self) -> nn.Module:

@@ -4,8 +4,10 @@ The file is read with weights only (:func:`posekit.models.checkpoint.read_checkp
 tensors (under ``state_dict`` or ``model`` if present, ``module.`` stripped) are renamed onto the
 backbone's names by
 
-* ``checkpoint_keys``: explicit rules ``{<regular expression of a file key>: <backbone name>}``,
-  tried first (``\\1`` refers to a group: ``{'encoder\\.(.*)': 'stages.\\1'}``);
+* ``checkpoint_keys``: explicit rules, tried first: the name of a rule set of
+  :mod:`posekit.models.key_maps` (``mmpose_cspnext``), a yaml file of them, or in a yaml config
+  the mapping ``{<regular expression of a file key>: <backbone name>}`` (``\\1`` refers to a
+  group: ``{'encoder\\.(.*)': 'stages.\\1'}``);
 * ``checkpoint_prefix``: file keys starting with it are kept without it (``backbone.`` for an
   mmpose / mmdet / mmseg checkpoint);
 * neither: file keys are taken as they are.
@@ -32,6 +34,7 @@ from hydra.utils import get_class
 from torch import nn
 
 from posekit.models.backbone_protocol import check_backbone, describe
+from posekit.models.key_maps import prefixed, resolve_key_map
 from posekit.models.state_mapping import (
     ConversionError,
     ConversionReport,
@@ -43,17 +46,14 @@ from posekit.models.state_mapping import (
 log = logging.getLogger(__name__)
 
 
-def backbone_rules(prefix: str | None, key_map: Mapping[str, str] | None) -> list[Rule]:
-    """The renaming rules: the explicit ``key_map`` first, then the prefix rule (or identity)."""
-    rules = []
-    for pattern, target in (key_map or {}).items():
-        try:
-            re.compile(pattern)
-        except re.error as err:
-            raise ValueError(
-                f"model.backbone.checkpoint_keys: {pattern!r} is not a regular expression ({err})"
-            ) from None
-        rules.append(Rule(str(pattern), str(target)))
+def backbone_rules(
+    prefix: str | None, key_map: str | Mapping[str, str] | None
+) -> list[Rule]:
+    """The renaming rules: the explicit ``key_map`` first (a named rule set, a yaml file or a
+    mapping: :func:`~posekit.models.key_maps.resolve_key_map`) on the file's keys, then on the
+    keys under ``prefix`` without it, then the prefix rule (or identity)."""
+    key_rules = resolve_key_map(key_map, "model.backbone.checkpoint_keys")
+    rules = [*key_rules, *(prefixed(key_rules, prefix, "") if prefix else ())]
     rules.append(Rule(re.escape(prefix) + "(.+)" if prefix else "(.+)", r"\1"))
     return rules
 
@@ -62,7 +62,7 @@ def load_backbone_checkpoint(
     backbone: nn.Module,
     path: str | Path,
     prefix: str | None = None,
-    key_map: Mapping[str, str] | None = None,
+    key_map: str | Mapping[str, str] | None = None,
 ) -> ConversionReport:
     """Load the tensors of a foreign checkpoint file into ``backbone``; log and return the report.
 
@@ -70,7 +70,9 @@ def load_backbone_checkpoint(
         backbone: the module (its ``checkpoint_names()``, if any, names its tensors).
         path: a local checkpoint file (weights only).
         prefix: keep the file keys starting with it, without it.
-        key_map: explicit renaming rules, regular expression -> backbone name, tried first.
+        key_map: explicit renaming rules, tried first: the name of a rule set
+            (:data:`~posekit.models.key_maps.KEY_MAPS`), a yaml file, or a mapping
+            ``{regular expression: backbone name}``.
 
     Raises:
         ConversionError: no file tensor maps onto the backbone, or a shape mismatch (naming both
@@ -120,7 +122,7 @@ def build_backbone(
     module: str,
     checkpoint: str | None = None,
     checkpoint_prefix: str | None = None,
-    checkpoint_keys: Mapping[str, str] | None = None,
+    checkpoint_keys: str | Mapping[str, str] | None = None,
     **kwargs: Any,
 ) -> nn.Module:
     """Build the backbone class at import path ``module`` with ``kwargs``, check the backbone

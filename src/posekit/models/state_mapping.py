@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
+import torch
 from torch import Tensor
 
 from posekit.models.checkpoint import read_checkpoint
@@ -40,13 +41,28 @@ class Rule:
         return match.expand(self.target) if match else None
 
 
+@dataclass(frozen=True)
+class Constant:
+    """Source tensors fully matching ``pattern`` are constants posekit's code fixes itself (a
+    coordinate grid, a flow's standard-normal prior): checked against ``expected(tensor)`` and
+    not loaded; ``why`` says what they are."""
+
+    pattern: str
+    why: str
+    expected: Callable[[Tensor], Tensor]
+
+    def matches(self, key: str) -> bool:
+        return re.fullmatch(self.pattern, key) is not None
+
+
 @dataclass
 class ConversionReport:
     """What a conversion did.
 
     mapped: target key -> source key. unmapped_source: source key -> why it was not used.
     unset_target: target weights no source tensor filled. kept_counters: BatchNorm step
-    counters absent from the source (left at 0).
+    counters absent from the source (left at 0). source_constants: source key -> what constant
+    it holds (checked, not needed: posekit's code fixes it).
     """
 
     source: str
@@ -54,6 +70,7 @@ class ConversionReport:
     unmapped_source: dict[str, str] = field(default_factory=dict)
     unset_target: list[str] = field(default_factory=list)
     kept_counters: list[str] = field(default_factory=list)
+    source_constants: dict[str, str] = field(default_factory=dict)
     target_name: str = "posekit"
 
     def summary(self, limit: int | None = SUMMARY_LINES) -> str:
@@ -63,6 +80,14 @@ class ConversionReport:
             lines.append(
                 f"{len(self.kept_counters)} BatchNorm step counters (num_batches_tracked) not in "
                 "the source: left at 0"
+            )
+        if self.source_constants:
+            lines.append(
+                f"{len(self.source_constants)} source constants checked and not needed "
+                "(posekit's code fixes them):"
+            )
+            lines += _first_lines(
+                [f"{key}: {why}" for key, why in self.source_constants.items()], limit
             )
         if self.unmapped_source:
             lines.append(f"{len(self.unmapped_source)} source tensors not used:")
@@ -112,6 +137,7 @@ def map_state_dict(
     report: ConversionReport,
     no_rule: str,
     constants: Iterable[str] = (),
+    source_constants: Iterable[Constant] = (),
 ) -> dict[str, Tensor]:
     """Rename the source tensors onto ``target_state``'s keys and fill ``report``.
 
@@ -120,16 +146,28 @@ def map_state_dict(
         report: filled in place.
         no_rule: why an unrenamed source tensor is unused (reported).
         constants: target tensors that are not weights (never reported as unset).
+        source_constants: source tensors that are constants posekit fixes: checked, not loaded.
 
     Returns:
         a full state dict: the mapped source tensors, the other tensors of ``target_state``.
 
     Raises:
-        ConversionError: a shape mismatch (naming both tensors), or two source tensors mapped
-            onto one target tensor.
+        ConversionError: a shape mismatch (naming both tensors), two source tensors mapped
+            onto one target tensor, or a source constant that holds another value.
     """
     converted = dict(target_state)
+    source_constants = tuple(source_constants)
     for key, value in source_state.items():
+        constant = next((c for c in source_constants if c.matches(key)), None)
+        if constant is not None:
+            expected = constant.expected(value)
+            if expected.shape != value.shape or not torch.allclose(value.float(), expected.float()):
+                raise ConversionError(
+                    f"source {key} {tuple(value.shape)} should be {constant.why}, but holds "
+                    "other values: the file does not come from the code these rules follow"
+                )
+            report.source_constants[key] = constant.why
+            continue
         target = rename(key)
         if target is None:
             report.unmapped_source[key] = no_rule

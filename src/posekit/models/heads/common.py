@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from torch import nn
 
 # HRNet / SimpleBaseline initialise the layers producing the outputs with a tiny std.
@@ -27,6 +29,34 @@ def deconv_padding(kernel: int) -> tuple[int, int]:
     if kernel == 2:
         return 0, 0
     raise ValueError(f"deconv_kernel must be 2, 3 or 4, got {kernel}")
+
+
+def deconv_stack(
+    in_channels: int, deconv_channels: Sequence[int], kernel: int = 4
+) -> tuple[nn.Sequential, int]:
+    """SimpleBaseline's upsampling: per entry of ``deconv_channels`` a stride-2 ConvTranspose2d
+    (no bias, HRNet init) + BN + ReLU; (N, C, h, w) -> (N, C', h 2^n, w 2^n).
+
+    Returns:
+        the layers (named ``0``, ``1``, ... as mmpose's ``deconv_layers``) and ``C'``.
+    """
+    padding, output_padding = deconv_padding(kernel)
+    layers: list[nn.Module] = []
+    channels = in_channels
+    for out_channels in deconv_channels:
+        deconv = nn.ConvTranspose2d(
+            channels,
+            out_channels,
+            kernel,
+            stride=2,
+            padding=padding,
+            output_padding=output_padding,
+            bias=False,
+        )
+        nn.init.normal_(deconv.weight, std=INIT_STD)
+        layers += [deconv, nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
+        channels = out_channels
+    return nn.Sequential(*layers), channels
 
 
 def simcc_geometry(

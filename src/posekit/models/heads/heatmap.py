@@ -6,7 +6,7 @@ from typing import Sequence
 
 from torch import Tensor, nn
 
-from posekit.models.heads.common import INIT_STD, deconv_padding, final_conv
+from posekit.models.heads.common import deconv_stack, final_conv
 
 
 class HeatmapHead(nn.Module):
@@ -35,23 +35,7 @@ class HeatmapHead(nn.Module):
         final_kernel: int = 1,
     ) -> None:
         super().__init__()
-        padding, output_padding = deconv_padding(deconv_kernel)
-        layers: list[nn.Module] = []
-        channels = in_channels
-        for out_channels in deconv_channels:
-            deconv = nn.ConvTranspose2d(
-                channels,
-                out_channels,
-                deconv_kernel,
-                stride=2,
-                padding=padding,
-                output_padding=output_padding,
-                bias=False,
-            )
-            nn.init.normal_(deconv.weight, std=INIT_STD)
-            layers += [deconv, nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
-            channels = out_channels
-        self.deconv = nn.Sequential(*layers)
+        self.deconv, channels = deconv_stack(in_channels, deconv_channels, deconv_kernel)
         self.final = final_conv(channels, num_keypoints, final_kernel)
         self.upsample: int = 2 ** len(deconv_channels)
 
