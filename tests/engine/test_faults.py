@@ -98,3 +98,30 @@ def test_sigterm_then_refused_folder_then_resume_with_history(tmp_path):
     assert (run_dir / ".hydra" / "history" / "0" / "overrides.yaml").read_text() == first_overrides
     assert "model.optimizer.lr=0.0005" in (run_dir / ".hydra" / "overrides.yaml").read_text()
     assert (run_dir / "metrics.json").is_file()
+
+
+def test_a_second_training_in_a_folder_in_use_is_refused_with_the_holders_pid(tmp_path):
+    """Two trainings started into one folder seconds apart: the second is refused at once (the
+    first holds the folder's lock for its whole run), and the folder is free once it ends."""
+    from posekit.engine.run_folder import RunFolderError, guard_run_folder
+
+    run_dir = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pathlib import Path; "
+         "from posekit.engine.run_folder import lock_run_folder; "
+         f"lock_run_folder(Path({str(run_dir)!r})); print('locked', flush=True); "
+         "sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        hydra = {"run": {"dir": str(run_dir)}, "output_subdir": ".hydra"}
+        config = OmegaConf.create({"task_name": "train", "ckpt_path": None, "hydra": hydra})
+        in_use = rf"in use by another training \(pid {holder.pid}\)"
+        with pytest.raises(RunFolderError, match=in_use):
+            guard_run_folder(config)
+    finally:
+        holder.communicate("", timeout=30)
+    guard_run_folder(config)  # the first training ended: the folder is free
+    assert (run_dir / ".train.lock").read_text().strip() == str(os.getpid())

@@ -126,5 +126,5 @@ def test_train_py_finds_the_example_from_the_repository_root(tmp_path, examples_
     config = OmegaConf.load(tmp_path / ".hydra" / "config.yaml")
     assert config.model.backbone.module == "examples.custom_backbone.TinyBackbone"
     # eval.py, the Predictor and export rebuild it from the run's config the same way
-    model = load_model(tmp_path / "checkpoints" / "last.ckpt")
+    model = load_model(tmp_path / "checkpoints" / "last.ckpt", ["examples.custom_backbone"])
     assert type(model.backbone).__name__ == "TinyBackbone"

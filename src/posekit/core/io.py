@@ -125,17 +125,27 @@ def read_json(path: str | Path, what: str) -> Any:
         raise ValueError(f"{what} {path} is not a text (JSON) file: {err}") from err
 
 
+def current_umask() -> int:
+    """The process's file mode creation mask (``0o022`` typically)."""
+    mask = os.umask(0o077)  # reading it means setting it; put it back at once
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | Path, data: str | bytes) -> Path:
     """Write ``data`` to a temporary file beside ``path``, then rename it into place.
 
     The rename is atomic on one file system, so readers see the old file or the new one, never
     a partial file; a failure (full disk, kill) leaves the old file and removes the partial one.
+    The file gets the permissions ``open()`` would give it (``0o666`` less the umask), not the
+    temporary file's ``0o600``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = "wb" if isinstance(data, bytes) else "w"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, mode) as f:
             f.write(data)
             f.flush()

@@ -127,9 +127,11 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
     The model (architecture and codec) comes from the checkpoint; the data config is the one
     composed for this run, so ``data.root=...`` or another data config can be evaluated (its
-    input size and crop geometry, ``data.udp``, follow the checkpoint).
+    input size and crop geometry, ``data.udp``, follow the checkpoint). The checkpoint's config
+    builds posekit's classes and those of ``cfg.trusted_modules`` only.
     """
-    model = load_model(cfg.ckpt_path, flip_test=cfg.flip_test)
+    trusted = list(cfg.get("trusted_modules") or [])
+    model = load_model(cfg.ckpt_path, trusted, flip_test=cfg.flip_test)
     saved = OmegaConf.create(model.run_config)
     with open_dict(cfg):
         cfg.model = saved.model  # the data's codec interpolation follows the checkpoint
