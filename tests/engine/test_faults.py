@@ -125,3 +125,26 @@ def test_a_second_training_in_a_folder_in_use_is_refused_with_the_holders_pid(tm
         holder.communicate("", timeout=30)
     guard_run_folder(config)  # the first training ended: the folder is free
     assert (run_dir / ".train.lock").read_text().strip() == str(os.getpid())
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_process_group_with_workers_stops_as_a_single_process_does(tmp_path):
+    """SLURM signals every process of the job, data loader workers included."""
+    run_dir = tmp_path / "run"
+    command = [sys.executable, str(REPO / "train.py"), f"hydra.run.dir={run_dir}",
+               "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
+               "data.num_workers=2", "trainer.max_epochs=100"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 300
+    while not last.is_file() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.5)
+    time.sleep(1.0)
+    killed_at = time.time()
+    os.killpg(process.pid, signal.SIGTERM)  # the main process and its workers
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode == SIGTERM_EXIT_CODE, output[-3000:]
+    assert "killed by signal" not in output
+    assert f"Resume with: python train.py ckpt_path=last hydra.run.dir={run_dir}" in output
+    assert last.stat().st_mtime >= killed_at

@@ -18,6 +18,7 @@ from posekit.data.collate import collate_sources
 from posekit.data.grouped_sampler import ImageGroupedSampler
 from posekit.data.records import PersonRecord
 from posekit.data.topdown import TopDownDataset
+from posekit.data.workers import worker_init
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +238,7 @@ class TopDownDataModule(L.LightningDataModule):
             # batches each worker prepares ahead (torch's default 2 when null)
             prefetch_factor=self.prefetch_factor if self.num_workers > 0 else None,
             collate_fn=collate_sources if self.device_warp else None,
+            worker_init_fn=worker_init,  # workers leave SIGTERM to the training process
         )
 
     def train_sampler(self) -> ImageGroupedSampler | None:

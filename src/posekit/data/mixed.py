@@ -15,6 +15,7 @@ from posekit.data.datamodule import TopDownDataModule
 from posekit.data.keypoint_mapping import KeypointMapping, MappingConfig
 from posekit.data.mixture_sampler import MixtureSampler
 from posekit.data.topdown import TopDownDataset
+from posekit.data.workers import worker_init
 
 log = logging.getLogger(__name__)
 
@@ -278,6 +279,7 @@ class MixedDataModule(L.LightningDataModule):
             pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers and self.num_workers > 0,
             prefetch_factor=self.prefetch_factor if self.num_workers > 0 else None,
+            worker_init_fn=worker_init,  # workers leave SIGTERM to the training process
             **kwargs,
         )
 
