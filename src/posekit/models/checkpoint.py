@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import re
 import zipfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -87,11 +88,21 @@ def _first_line(err: BaseException) -> str:
     return (lines or [type(err).__name__])[-1].strip()[:300]
 
 
+_GLOBAL_REFUSALS = (
+    re.compile(r"Unsupported global: GLOBAL (\S+)"),  # torch < 2.7's wording
+    re.compile(r"unsupported GLOBAL (\S+) whose module \S+ is blocked"),  # a blocked module
+    re.compile(r"call reduce for unrecognized function (.+)$", re.M),
+)
+
+
 def _forbidden_global(err: BaseException) -> str | None:
-    """The global a weights-only load refused (``GLOBAL module.name``), if that was the error."""
-    for line in str(err).splitlines():
-        if "Unsupported global" in line:
-            return line.strip()[:300]
+    """The global a weights-only load refused (``GLOBAL module.name``), if that was the error,
+    in any of torch's wordings."""
+    text = str(err)
+    for pattern in _GLOBAL_REFUSALS:
+        found = pattern.search(text)
+        if found:
+            return f"GLOBAL {found.group(1).rstrip('.')}"
     return None
 
 
