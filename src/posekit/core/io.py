@@ -132,6 +132,23 @@ def current_umask() -> int:
     return mask
 
 
+def read_yaml(path: str | Path, what: str) -> Any:
+    """Parse a YAML file (safe loader); a file that does not parse is named with the line and
+    column of the error."""
+    import yaml
+
+    path = Path(path)
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = err.problem or err.context or type(err).__name__
+        raise ValueError(f"{what} {path} is not valid YAML{where}: {problem}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ValueError(f"{what} {path} is not a YAML text file: {err}") from None
+
+
 def write_atomic(path: str | Path, data: str | bytes) -> Path:
     """Write ``data`` to a temporary file beside ``path``, then rename it into place.
 
