@@ -103,7 +103,7 @@ def test_empty_training_annotations_name_the_file(tmp_path):
         sample_module(root=str(tmp_path)).setup("fit")
 
 
-@pytest.mark.parametrize("value", [float("nan"), "12"])
+@pytest.mark.parametrize("value", [float("nan"), "12", 1e30, 1e39])
 def test_mpii_non_finite_joints_name_the_record(tmp_path, value):
     from posekit.data.formats.mpii import load_mpii_records
 

@@ -53,11 +53,14 @@ def test_default_run_folders_are_unique_per_process():
     assert OmegaConf.create({"d": "${pid:}"}).d == os.getpid()
 
 
-def train(run_dir: Path, *overrides: str, sigterm_after_checkpoint: bool = False):
+def train(run_dir: Path, *overrides: str, sigterm_after_checkpoint: bool = False,
+          to_group: bool = False):
+    """``train.py`` in ``run_dir``; SIGTERM once ``last.ckpt`` exists if asked, to the process
+    alone or (``to_group``, as SLURM sends it) to its whole process group, workers included."""
     command = [sys.executable, str(REPO / "train.py"), f"hydra.run.dir={run_dir}", *SHORT,
                *overrides]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
+                               text=True, start_new_session=to_group)
     killed_at = None
     if sigterm_after_checkpoint:
         last = run_dir / "checkpoints" / "last.ckpt"
@@ -66,7 +69,10 @@ def train(run_dir: Path, *overrides: str, sigterm_after_checkpoint: bool = False
             time.sleep(0.5)
         time.sleep(1.0)
         killed_at = time.time()
-        process.send_signal(signal.SIGTERM)
+        if to_group:
+            os.killpg(process.pid, signal.SIGTERM)
+        else:
+            process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=600)
     return process.returncode, output, killed_at
 
@@ -131,20 +137,9 @@ def test_a_second_training_in_a_folder_in_use_is_refused_with_the_holders_pid(tm
 def test_sigterm_to_the_process_group_with_workers_stops_as_a_single_process_does(tmp_path):
     """SLURM signals every process of the job, data loader workers included."""
     run_dir = tmp_path / "run"
-    command = [sys.executable, str(REPO / "train.py"), f"hydra.run.dir={run_dir}",
-               "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
-               "data.num_workers=2", "trainer.max_epochs=100"]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    last = run_dir / "checkpoints" / "last.ckpt"
-    deadline = time.monotonic() + 300
-    while not last.is_file() and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.5)
-    time.sleep(1.0)
-    killed_at = time.time()
-    os.killpg(process.pid, signal.SIGTERM)  # the main process and its workers
-    output, _ = process.communicate(timeout=600)
-    assert process.returncode == SIGTERM_EXIT_CODE, output[-3000:]
+    code, output, killed_at = train(run_dir, "data.num_workers=2", "trainer.max_epochs=100",
+                                    sigterm_after_checkpoint=True, to_group=True)
+    assert code == SIGTERM_EXIT_CODE, output[-3000:]
     assert "killed by signal" not in output
     assert f"Resume with: python train.py ckpt_path=last hydra.run.dir={run_dir}" in output
-    assert last.stat().st_mtime >= killed_at
+    assert (run_dir / "checkpoints" / "last.ckpt").stat().st_mtime >= killed_at
