@@ -65,24 +65,35 @@ def _inside(name: str, packages: Iterable[str]) -> bool:
     return any(name == p or name.startswith(p + ".") for p in packages)
 
 
-def is_trusted(target: str, trusted_modules: Sequence[str] = ()) -> bool:
-    """True when ``target`` (a dotted import path) is posekit's own, a torch.nn / torch.optim /
-    albumentations class, or defined in one of ``trusted_modules``."""
+def _located(target: Any, trusted_modules: Sequence[str]) -> tuple[str, bool] | None:
+    """``(module, is_class)`` of the object ``target`` names, where it is defined; None when
+    ``target`` is not a dotted path under posekit's or the user's modules (nothing else is ever
+    imported) or does not import."""
     if not isinstance(target, str) or not target:
-        return False
-    user = [str(m) for m in trusted_modules]
-    if not (_inside(target, TRUSTED_CLASS_MODULES) or _inside(target, user)):
-        return False  # never import what is not on one of the lists
+        return None
+    if not (_inside(target, TRUSTED_CLASS_MODULES) or _inside(target, trusted_modules)):
+        return None
     try:
         obj = get_object(target)
     except Exception:
-        return False
+        return None
     module = str(getattr(obj, "__module__", "") or "")
-    if _inside(module, user):
-        return True
     if inspect.isclass(obj):
-        return _inside(module, TRUSTED_CLASS_MODULES)
-    return f"{module}.{getattr(obj, '__qualname__', '')}" in POSEKIT_FUNCTIONS
+        return module, True
+    return f"{module}.{getattr(obj, '__qualname__', '')}", False
+
+
+def is_trusted(target: str, trusted_modules: Sequence[str] = ()) -> bool:
+    """True when ``target`` (a dotted import path) is posekit's own, a torch.nn / torch.optim /
+    albumentations class, or defined in one of ``trusted_modules``."""
+    user = [str(m) for m in trusted_modules]
+    found = _located(target, user)
+    if found is None:
+        return False
+    name, is_class = found
+    if _inside(name, user):
+        return True
+    return _inside(name, TRUSTED_CLASS_MODULES) if is_class else name in POSEKIT_FUNCTIONS
 
 
 def _walk(node: Any, key: str) -> Iterable[tuple[str, Any]]:
@@ -133,7 +144,7 @@ def check_file_config(
         if not isinstance(value, Mapping):
             continue
         named = [("_target_", value.get("_target_"))]
-        if value.get("_target_") == BUILD_BACKBONE:
+        if _located(value.get("_target_"), ()) == (BUILD_BACKBONE, False):  # by any path
             named.append(("module", value.get("module")))
         for field, target in named:
             if target is not None and not is_trusted(target, trusted_modules):
