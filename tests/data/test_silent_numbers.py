@@ -74,7 +74,8 @@ def test_repeated_image_ids_are_refused(tmp_path):
     images = [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 80},
               {"id": 1, "file_name": "b.jpg", "width": 100, "height": 80}]
     path = write(tmp_path / "ann.json", [annotation()], images)
-    both_refuse(path, r"ann.json: 1 image ids are used by more than one image, e.g. 1 \(a.jpg, b.jpg\)")
+    both_refuse(path, r"ann.json: 1 image ids are used by more than one image, e.g. "
+                      r"1 \(a.jpg, b.jpg\)")
 
 
 def test_repeated_annotation_ids_are_refused(tmp_path):
