@@ -2,7 +2,7 @@
 
     python scripts/export.py --checkpoint <run folder | file.ckpt> --format onnx|torchscript
                              [--with-decode] [--flip-test] [--input-dtype uint8|float32]
-                             --out model.onnx
+                             --out model.onnx [--trust <module>]
 
 Input ``image`` (N, 3, H, W): RGB person crops, pixel values 0-255 (uint8 unless
 ``--input-dtype float32``), at the model's input size, cut as ``posekit.deploy.predictor`` cuts them;
@@ -33,13 +33,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--flip-test", action="store_true", help="average with the flipped crop")
     parser.add_argument("--input-dtype", choices=sorted(INPUT_DTYPES), default="uint8")
     parser.add_argument("--out", required=True, type=Path, help="the file to write")
+    parser.add_argument(
+        "--trust", action="append", default=[], metavar="MODULE",
+        help="a module whose classes the checkpoint's config may build (a custom backbone)",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> float:
     args = parse_args(argv)
     checkpoint = resolve_checkpoint(args.checkpoint)
-    model = load_model(checkpoint)
+    model = load_model(checkpoint, args.trust)
     difference = export(
         model,
         args.out,

@@ -88,6 +88,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--box-threshold", type=float, default=0.3, help="person boxes scoring below it are dropped"
     )
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument(
+        "--trust", action="append", default=[], metavar="MODULE",
+        help="a module whose classes the checkpoint's config may build (a custom backbone)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     parser.add_argument("--maps", action="store_true", help="also write heatmap / SimCC pictures")
     return parser.parse_args(argv)
@@ -193,7 +197,8 @@ def main(argv: list[str] | None = None) -> Path:
     out = args.out or REPO / "logs" / "infer" / "runs" / f"{datetime.now():%Y-%m-%d_%H-%M-%S}"
     out.mkdir(parents=True, exist_ok=True)
     predictor = Predictor.from_checkpoint(
-        args.checkpoint, device=args.device, flip_test=not args.no_flip
+        args.checkpoint, device=args.device, flip_test=not args.no_flip,
+        trusted_modules=args.trust,
     )
     boxes_of = box_source(args)
     results: list[dict] = []

@@ -20,6 +20,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CONF_DIR = REPO_ROOT / "conf"
 
 
+SPEC_BUILDERS = (  # the keypoint spec nodes ${joint_weights:...} may build
+    "posekit.core.spec.build_keypoint_spec",
+    "posekit.core.spec.load_keypoint_spec",
+)
+
+
 def path_join(root: str, path: str) -> str:
     """``path`` when absolute, else ``root/path`` (``${path_join:${data.root},${data.val_ann}}``)."""
     return str(Path(path)) if Path(str(path)).is_absolute() else str(Path(str(root)) / str(path))
@@ -36,9 +42,16 @@ def size_div(size: Sequence[int], divisor: int) -> ListConfig:
 
 def joint_weights(keypoints: DictConfig) -> ListConfig:
     """The ``joint_weights`` of a keypoint spec node (``${joint_weights:${data.keypoints}}``),
-    ones where the spec gives none: the losses' ``joint_weights`` option."""
+    ones where the spec gives none: the losses' ``joint_weights`` option. Only a keypoint
+    spec node is built: anything else is refused, naming its ``_target_``."""
     from hydra.utils import instantiate
 
+    target = keypoints.get("_target_") if isinstance(keypoints, DictConfig) else None
+    if target not in SPEC_BUILDERS:
+        raise ValueError(
+            f"${{joint_weights:...}} takes a keypoint spec node ({' or '.join(SPEC_BUILDERS)}), "
+            f"got _target_={target!r}"
+        )
     return ListConfig(list(instantiate(keypoints).joint_weights))
 
 

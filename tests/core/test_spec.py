@@ -34,3 +34,11 @@ def test_mismatched_flip_pairs_fail_with_the_override(pairs) -> None:
     with pytest.raises(ValueError, match=expected):
         spec(pairs)
     assert spec(pairs, check_flip_names=False).num_keypoints == 5
+
+
+def test_a_keypoint_yaml_that_does_not_parse_names_the_file_and_line(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: mine\nnames: [nose, eye\nflip_pairs: []\n")  # an unclosed list
+    with pytest.raises(ValueError, match=r"keypoint spec \S*broken.yaml is not valid YAML at "
+                                         r"line 3, column \d+"):
+        KeypointSpec.from_yaml(path)

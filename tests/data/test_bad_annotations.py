@@ -86,11 +86,24 @@ def test_empty_validation_set_fails_clearly(tmp_path):
     (tmp_path / "annotations" / "val.json").write_text(json.dumps(val))
     (tmp_path / "images").symlink_to(SAMPLE / "images")
     module = sample_module(root=str(tmp_path))
-    with pytest.raises(ValueError, match=r"validation set is empty: every person of .*val.json"):
+    empty = (r"CocoDataModule: the validation set is empty: .*val.json lists no person "
+             r".*data.val_ann")
+    with pytest.raises(ValueError, match=empty):
         module.setup("fit")
 
 
-@pytest.mark.parametrize("value", [float("nan"), "12"])
+def test_empty_training_annotations_name_the_file(tmp_path):
+    shutil.copytree(SAMPLE / "annotations", tmp_path / "annotations")
+    train = json.loads((SAMPLE / "annotations" / "train.json").read_text())
+    (tmp_path / "annotations" / "train.json").write_text(json.dumps({**train, "annotations": []}))
+    (tmp_path / "images").symlink_to(SAMPLE / "images")
+    expected = (r"CocoDataModule: the training set is empty: \S*annotations/train.json lists no "
+                r"person .*Fix the annotations or data.train_ann")
+    with pytest.raises(ValueError, match=expected):
+        sample_module(root=str(tmp_path)).setup("fit")
+
+
+@pytest.mark.parametrize("value", [float("nan"), "12", 1e30, 1e39])
 def test_mpii_non_finite_joints_name_the_record(tmp_path, value):
     from posekit.data.formats.mpii import load_mpii_records
 

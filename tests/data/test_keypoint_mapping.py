@@ -104,3 +104,11 @@ def test_face_and_hand_sets_map_into_halpe136():
     assert hand.source_to_target.tolist() == list(range(115, 136))
     with pytest.raises(KeypointMappingError, match="missing_map.yaml not found"):
         KeypointMapping(spec("hand21"), spec("halpe136"), "missing_map.yaml", source="hand")
+
+
+def test_a_mapping_yaml_that_does_not_parse_names_the_file_and_line(tmp_path):
+    path = tmp_path / "map.yaml"
+    path.write_text("nose: nose\nleft_eye: [left_eye\n")
+    with pytest.raises(KeypointMappingError, match=r"data.mappings.aic: mapping file \S*map.yaml "
+                                                   r"is not valid YAML at line \d+, column \d+"):
+        KeypointMapping(spec("coco"), spec("coco"), str(path), source="aic")

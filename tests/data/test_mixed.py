@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -134,6 +135,8 @@ def test_sample_indices_are_unique_over_the_validated_sources(aic_crowdpose):
         ("data.sources.crowdpose.root=/no/such/folder", FileNotFoundError,
          r"data.sources.crowdpose: .*Fix: pass data.sources.crowdpose.root=<folder>"),
         ("data.ratios.mpii=-1", ValueError, "data.ratios.mpii=-1.0 is negative"),
+        ("data.ratios.mpii=nan", ValueError, "data.ratios.mpii=nan is not a finite number"),
+        ("data.ratios.mpii=inf", ValueError, "data.ratios.mpii=inf is not a finite number"),
         ("data.ratios={coco:0,crowdpose:0,mpii:0}", ValueError, "are all 0"),
         ("+data.ratios.ochuman=1", ValueError, r"data.ratios names \['ochuman'\]"),
         ({"top_of_head": "nose"}, ValueError, "'top_of_head' is not a keypoint of source 'mpii'"),
@@ -163,6 +166,22 @@ def test_bad_input_names_the_source_and_the_fix(body_overrides, tmp_path, overri
         cause = cause.__cause__
     assert isinstance(cause, error), repr(raised.value)
     assert re.search(match, str(cause), re.S), str(cause)
+
+
+@pytest.mark.parametrize(("key", "split"), [("train_ann", "training"), ("val_ann", "validation")])
+def test_a_source_without_people_is_named_at_setup(body_overrides, fixtures_dir, tmp_path, key,
+                                                   split):
+    """No people in a trained source's training set, or in a validated source's validation set
+    (no metrics, no best checkpoint otherwise): refused naming the source, the file, the key."""
+    data = json.loads((fixtures_dir / "coco" / "test_coco.json").read_text())
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps({**data, "annotations": []}))
+    cfg = compose_config("train", [*body_overrides, f"data.sources.coco.{key}={empty}"], tmp_path)
+    mixed = instantiate(cfg.data)
+    expected = (rf"data.sources.coco: the {split} set is empty: {re.escape(str(empty))} lists "
+                rf"no person .*Fix the annotations or data.sources.coco.{key}")
+    with pytest.raises(ValueError, match=expected):
+        mixed.setup("fit")
 
 
 def test_loader_options_reach_the_mixture_s_loaders(body_overrides, tmp_path):

@@ -53,11 +53,14 @@ def test_default_run_folders_are_unique_per_process():
     assert OmegaConf.create({"d": "${pid:}"}).d == os.getpid()
 
 
-def train(run_dir: Path, *overrides: str, sigterm_after_checkpoint: bool = False):
+def train(run_dir: Path, *overrides: str, sigterm_after_checkpoint: bool = False,
+          to_group: bool = False):
+    """``train.py`` in ``run_dir``; SIGTERM once ``last.ckpt`` exists if asked, to the process
+    alone or (``to_group``, as SLURM sends it) to its whole process group, workers included."""
     command = [sys.executable, str(REPO / "train.py"), f"hydra.run.dir={run_dir}", *SHORT,
                *overrides]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
+                               text=True, start_new_session=to_group)
     killed_at = None
     if sigterm_after_checkpoint:
         last = run_dir / "checkpoints" / "last.ckpt"
@@ -66,7 +69,10 @@ def train(run_dir: Path, *overrides: str, sigterm_after_checkpoint: bool = False
             time.sleep(0.5)
         time.sleep(1.0)
         killed_at = time.time()
-        process.send_signal(signal.SIGTERM)
+        if to_group:
+            os.killpg(process.pid, signal.SIGTERM)
+        else:
+            process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=600)
     return process.returncode, output, killed_at
 
@@ -98,3 +104,42 @@ def test_sigterm_then_refused_folder_then_resume_with_history(tmp_path):
     assert (run_dir / ".hydra" / "history" / "0" / "overrides.yaml").read_text() == first_overrides
     assert "model.optimizer.lr=0.0005" in (run_dir / ".hydra" / "overrides.yaml").read_text()
     assert (run_dir / "metrics.json").is_file()
+
+
+def test_a_second_training_in_a_folder_in_use_is_refused_with_the_holders_pid(tmp_path):
+    """Two trainings started into one folder seconds apart: the second is refused at once (the
+    first holds the folder's lock for its whole run), and the folder is free once it ends."""
+    from posekit.engine.run_folder import RunFolderError, guard_run_folder
+
+    run_dir = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pathlib import Path; "
+         "from posekit.engine.run_folder import lock_run_folder; "
+         f"lock_run_folder(Path({str(run_dir)!r})); print('locked', flush=True); "
+         "sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        hydra = {"run": {"dir": str(run_dir)}, "output_subdir": ".hydra"}
+        config = OmegaConf.create({"task_name": "train", "ckpt_path": None, "hydra": hydra})
+        in_use = rf"in use by another training \(pid {holder.pid}\)"
+        with pytest.raises(RunFolderError, match=in_use):
+            guard_run_folder(config)
+    finally:
+        holder.communicate("", timeout=30)
+    guard_run_folder(config)  # the first training ended: the folder is free
+    assert (run_dir / ".train.lock").read_text().strip() == str(os.getpid())
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_process_group_with_workers_stops_as_a_single_process_does(tmp_path):
+    """SLURM signals every process of the job, data loader workers included."""
+    run_dir = tmp_path / "run"
+    code, output, killed_at = train(run_dir, "data.num_workers=2", "trainer.max_epochs=100",
+                                    sigterm_after_checkpoint=True, to_group=True)
+    assert code == SIGTERM_EXIT_CODE, output[-3000:]
+    assert "killed by signal" not in output
+    assert f"Resume with: python train.py ckpt_path=last hydra.run.dir={run_dir}" in output
+    assert (run_dir / "checkpoints" / "last.ckpt").stat().st_mtime >= killed_at

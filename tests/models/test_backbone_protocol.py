@@ -126,5 +126,42 @@ def test_train_py_finds_the_example_from_the_repository_root(tmp_path, examples_
     config = OmegaConf.load(tmp_path / ".hydra" / "config.yaml")
     assert config.model.backbone.module == "examples.custom_backbone.TinyBackbone"
     # eval.py, the Predictor and export rebuild it from the run's config the same way
-    model = load_model(tmp_path / "checkpoints" / "last.ckpt")
+    model = load_model(tmp_path / "checkpoints" / "last.ckpt", ["examples.custom_backbone"])
     assert type(model.backbone).__name__ == "TinyBackbone"
+
+
+class Promising(nn.Module):
+    """Promises one 16-channel stride-8 map and returns what ``kind`` says instead."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.strides, self.channels, self.input_multiple = (8,), (16,), 8
+        self.kind = kind
+        self.conv = nn.Conv2d(3, 16, 8, stride=8)
+
+    def forward(self, images):
+        feature = self.conv(images)
+        return {"empty": [], "tensor": feature, "dict": {0: feature},
+                "channels": [feature[:, :8]], "stride": [images[:, :1].repeat(1, 16, 1, 1)],
+                "good": [feature]}[self.kind]
+
+
+@pytest.mark.parametrize(("kind", "found"), [
+    ("empty", r"returned 0 feature maps"),
+    ("tensor", r"returned a Tensor, not a list of tensors"),
+    ("dict", r"returned a dict, not a list of tensors"),
+    ("channels", r"returned feature 0 of shape \(2, 8, 8, 6\)"),
+    ("stride", r"returned feature 0 of shape \(2, 16, 64, 48\)"),
+])
+def test_a_backbone_output_that_breaks_its_promise_is_named(tmp_path, kind, found):
+    """Checked on the first forward: without it, IndexError, 'mat1 and mat2 shapes' or
+    KeyError: 0 deep inside the head."""
+    cfg = compose_config("train", ["data.input_size=[48,64]"], tmp_path)
+    model = instantiate(cfg.model, backbone=Promising(kind))
+    promise = (r"strides \[8\] and channels \[16\] promise a list of 1 feature maps "
+               r"\(2, 16, 8, 6\) for images \(2, 3, 64, 48\)")
+    named = rf"model.backbone: Promising \(from \S+\) {found}.*{promise}"
+    with pytest.raises(TypeError, match=named):
+        model(torch.zeros(2, 3, 64, 48))
+    good = instantiate(cfg.model, backbone=Promising("good"))
+    assert good(torch.zeros(2, 3, 64, 48))["simcc_x"].shape[:2] == (2, 17)

@@ -87,3 +87,20 @@ def test_a_version_0_1_checkpoint_still_loads_and_builds_its_metrics(tmp_path):
     assert [type(m) for m in metrics] == [PCKMetric, CocoKeypointAP]
     assert metrics[0].thresholds == (0.05, 0.2)
     assert str(metrics[1].ann_file).endswith("data/sample/annotations/val.json")
+
+
+class SystemCall:
+    """A pickle that calls os.system: torch names its module blocked rather than unsupported."""
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("true",))
+
+
+def test_the_refusal_names_the_global_the_file_asked_for(tmp_path):
+    path = tmp_path / "crafted.ckpt"
+    torch.save({"state_dict": {}, "extra": SystemCall()}, path)
+    with pytest.raises(CheckpointError, match=r"crafted.ckpt was refused: loading it would run "
+                                              r"code \(GLOBAL (posix|nt|os)\.system\)"):
+        read_checkpoint(path)

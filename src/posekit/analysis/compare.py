@@ -35,13 +35,15 @@ def compare_runs(
     runs: Sequence[str | Path],
     recompute: bool = False,
     data_root: str | Path | None = None,
+    trusted_modules: Sequence[str] = (),
     **data_overrides: Any,
 ) -> Comparison:
     """Compare run folders; sweep folders stand for their jobs, checkpoints for their runs.
 
     Metrics come from each run's ``metrics.json``; with ``recompute`` (or where a run has no
     ``metrics.json``) the run's best checkpoint is evaluated again on its data (``data_root``
-    and ``data_overrides`` as in :func:`load_run`), which also gives its PCK curve.
+    ``trusted_modules`` and ``data_overrides`` as in :func:`load_run`), which also gives its PCK
+    curve. A run folder's ``.hydra`` files are read as data: nothing in them is resolved.
     """
     run_dirs = expand_runs([resolve_path(r) for r in runs])
     rows: list[dict[str, Any]] = []
@@ -49,7 +51,7 @@ def compare_runs(
     for label, run_dir in zip(run_labels(run_dirs), run_dirs):
         metrics_file = run_dir / "metrics.json"
         if recompute or not metrics_file.is_file():
-            run = load_run(run_dir, data_root, **data_overrides)
+            run = load_run(run_dir, data_root, trusted_modules, **data_overrides)
             predictions = predict_dataset(run.model, run.datamodule)
             metrics, source = evaluate_predictions(predictions, run.datamodule), "recomputed"
             curves[label] = pck_curve(predictions)

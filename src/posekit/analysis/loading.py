@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
@@ -14,6 +14,7 @@ from posekit.core.spec import KeypointSpec, check_same_keypoints
 from posekit.data.datamodule import DataLayoutError, TopDownDataModule
 from posekit.models.checkpoint import load_model
 from posekit.models.pose_module import TopDownPoseModule
+from posekit.models.trust import check_file_config
 from posekit.runs.folders import (
     best_checkpoint,
     newest_run,
@@ -66,14 +67,18 @@ def default_run() -> Path:
 
 
 def load_run(
-    path: str | Path | None = None, data_root: str | Path | None = None, **data_overrides: Any
+    path: str | Path | None = None,
+    data_root: str | Path | None = None,
+    trusted_modules: Sequence[str] = (),
+    **data_overrides: Any,
 ) -> Run:
     """Load a run folder (its best checkpoint) or a ``.ckpt``; None or "" loads the newest run.
 
     The model comes from :func:`posekit.engine.tasks.load_model`; the datamodule is built from the
     run's saved config, with ``data.root`` replaced by ``data_root`` when given (the same layout
     elsewhere) and any other ``data.<key>`` replaced by ``data_overrides`` (e.g.
-    ``num_workers=0``).
+    ``num_workers=0``). The saved model and data configs build posekit's classes and those
+    defined in ``trusted_modules`` only (see :mod:`posekit.models.trust`).
     """
     path = resolve_path(path) if path else default_run()
     if path.is_dir():
@@ -82,7 +87,9 @@ def load_run(
         checkpoint, run_dir = path, run_dir_of_checkpoint(path)
     else:
         raise FileNotFoundError(f"no run folder or checkpoint at {path}")
-    model = load_model(checkpoint)
+    model = load_model(checkpoint, trusted_modules)
+    saved_data = model.run_config.get("data")
+    check_file_config(saved_data, f"checkpoint {checkpoint}", trusted_modules, "data")
     config = OmegaConf.create(model.run_config)
     with open_dict(config):
         if data_root is not None:

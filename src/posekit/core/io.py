@@ -125,17 +125,44 @@ def read_json(path: str | Path, what: str) -> Any:
         raise ValueError(f"{what} {path} is not a text (JSON) file: {err}") from err
 
 
+def current_umask() -> int:
+    """The process's file mode creation mask (``0o022`` typically)."""
+    mask = os.umask(0o077)  # reading it means setting it; put it back at once
+    os.umask(mask)
+    return mask
+
+
+def read_yaml(path: str | Path, what: str) -> Any:
+    """Parse a YAML file (safe loader); a file that does not parse is named with the line and
+    column of the error."""
+    import yaml
+
+    path = Path(path)
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = err.problem or err.context or type(err).__name__
+        raise ValueError(f"{what} {path} is not valid YAML{where}: {problem}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ValueError(f"{what} {path} is not a YAML text file: {err}") from None
+
+
 def write_atomic(path: str | Path, data: str | bytes) -> Path:
     """Write ``data`` to a temporary file beside ``path``, then rename it into place.
 
     The rename is atomic on one file system, so readers see the old file or the new one, never
     a partial file; a failure (full disk, kill) leaves the old file and removes the partial one.
+    The file gets the permissions ``open()`` would give it (``0o666`` less the umask), not the
+    temporary file's ``0o600``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = "wb" if isinstance(data, bytes) else "w"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, mode) as f:
             f.write(data)
             f.flush()

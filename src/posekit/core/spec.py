@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-import yaml
+from posekit.core.io import read_yaml
 
 
 @dataclass(frozen=True)
@@ -94,8 +94,9 @@ class KeypointSpec:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"keypoint spec file not found: {path}")
-        with open(path) as f:
-            data = yaml.safe_load(f) or {}
+        data = read_yaml(path, "keypoint spec") or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"keypoint spec {path} must hold a map of keys (name, names, ...)")
         data.pop("_target_", None)
         return cls.from_dict(data, source=str(path))
 

@@ -83,6 +83,9 @@ class CocoDataModule(TopDownDataModule):
             self.keypoints_in_file,
         )
 
+    def train_source(self) -> str:
+        return str(self.resolve(self.train_ann))
+
     def val_source(self) -> str:
         if self.use_det_boxes:
             return f"{self.resolve(self.val_det_file)} (with {self.resolve(self.val_ann)})"

@@ -18,6 +18,7 @@ from posekit.data.collate import collate_sources
 from posekit.data.grouped_sampler import ImageGroupedSampler
 from posekit.data.records import PersonRecord
 from posekit.data.topdown import TopDownDataset
+from posekit.data.workers import worker_init
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,27 @@ class TopDownDataModule(L.LightningDataModule):
         """Where the validation people come from, for messages."""
         return str(self.root)
 
+    def train_source(self) -> str:
+        """Where the training people come from, for messages."""
+        return str(self.root)
+
+    def check_not_empty(
+        self, records: list[PersonRecord], train: bool, source: str | None = None
+    ) -> None:
+        """Refuse an empty training or validation set, naming the file it was read from and the
+        key to fix (``data.sources.<source>.<key>`` for a mixture's source)."""
+        if records:
+            return
+        split, key = ("training", "train_ann") if train else ("validation", "val_ann")
+        where = f"data.sources.{source}" if source else type(self).__name__
+        key = f"data.sources.{source}.{key}" if source else f"data.{key}"
+        origin = self.train_source() if train else self.val_source()
+        raise ValueError(
+            f"{where}: the {split} set is empty: {origin} "
+            "lists no person that can be used (no annotations, or every one skipped: the log "
+            f"above counts the skipped by reason). Fix the annotations or {key}"
+        )
+
     def build_metrics(self) -> list[Any]:
         """New instances of the data config's metrics (``metrics:``), completed with the spec."""
         return [factory(spec=self.spec) for factory in self.metric_factories.values()]
@@ -200,21 +222,12 @@ class TopDownDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit") and self.train_set is None:
             records = self.train_records()
-            if not records:
-                raise ValueError(
-                    f"{type(self).__name__}: the training set is empty: every person was "
-                    "skipped or none is listed (the log above says why)"
-                )
+            self.check_not_empty(records, train=True)
             records = self._check_images_exist(records, "training")
             self.train_set = self._dataset(records, train=True)
         if self.val_set is None:
             records = self.val_records()
-            if not records:
-                raise ValueError(
-                    f"{type(self).__name__}: the validation set is empty: every person of "
-                    f"{self.val_source()} was skipped or none is listed (the log above says "
-                    "why). There is nothing to evaluate: fix the annotations or data.val_ann"
-                )
+            self.check_not_empty(records, train=False)
             records = self._check_images_exist(records, "validation")
             self.val_set = self._dataset(records, train=False)
 
@@ -237,6 +250,7 @@ class TopDownDataModule(L.LightningDataModule):
             # batches each worker prepares ahead (torch's default 2 when null)
             prefetch_factor=self.prefetch_factor if self.num_workers > 0 else None,
             collate_fn=collate_sources if self.device_warp else None,
+            worker_init_fn=worker_init,  # workers leave SIGTERM to the training process
         )
 
     def train_sampler(self) -> ImageGroupedSampler | None:

@@ -109,3 +109,27 @@ class LastImageReader:
             self._path, self._factor = str(path), wanted
             self.decodes += 1
         return self._image, matrix_for(matrix, self._factor), self._factor
+
+
+def check_decoded_size(
+    image: np.ndarray, factor: int, size: tuple[int, int], path: str | Path, record_hint: str
+) -> None:
+    """Refuse an image decoded at 1/``factor`` scale whose size is not the annotation file's
+    ``size`` (W, H) at that scale (libjpeg rounds up: ``ceil(W / factor)``). The box and
+    keypoints are in the file's pixels: another size (EXIF rotation, a resized copy) would crop
+    the wrong place without an error.
+
+    Raises:
+        ValueError: naming the file, the record and both sizes.
+    """
+    width, height = size
+    expected = (math.ceil(width / factor), math.ceil(height / factor))
+    found = (image.shape[1], image.shape[0])
+    if found != expected:
+        decoded = f"{found[0]}x{found[1]}" + (f" at 1/{factor} scale" if factor > 1 else "")
+        raise ValueError(
+            f"image {path} ({record_hint}) decodes to {decoded}, but the annotation file gives "
+            f"{width}x{height} (expected {expected[0]}x{expected[1]}): its boxes and keypoints "
+            "would be cut from the wrong place. An EXIF orientation tag (OpenCV applies it), a "
+            "resized copy or a wrong width/height in the file: fix the image or the file"
+        )

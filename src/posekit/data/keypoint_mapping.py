@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Mapping, Sequence, Union
 
 import numpy as np
-import yaml
 
+from posekit.core.io import read_yaml
 from posekit.core.spec import KeypointSpec
 from posekit.data.records import PersonRecord
 
@@ -44,7 +44,10 @@ def _read_map(mapping: str | Path, source: str) -> dict:
             "'<source keypoint name or index>: <target keypoint name>' lines, or null to map "
             "by name"
         )
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = read_yaml(path, "mapping file") or {}
+    except ValueError as err:
+        raise KeypointMappingError(f"data.mappings.{source}: {err}") from None
     if not isinstance(data, dict):
         raise KeypointMappingError(
             f"data.mappings.{source}: {path} must hold a map of source keypoint -> target keypoint"

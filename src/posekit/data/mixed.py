@@ -4,6 +4,7 @@ each validated with its own metrics."""
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any, Callable, Mapping, Sequence
 
 import lightning as L
@@ -15,6 +16,7 @@ from posekit.data.datamodule import TopDownDataModule
 from posekit.data.keypoint_mapping import KeypointMapping, MappingConfig
 from posekit.data.mixture_sampler import MixtureSampler
 from posekit.data.topdown import TopDownDataset
+from posekit.data.workers import worker_init
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +160,12 @@ class MixedDataModule(L.LightningDataModule):
                 f"data.ratios names {unknown}, not among data.sources {list(self.sources)}"
             )
         full = {name: float(ratios.get(name, 1.0)) for name in self.sources}
+        for name, ratio in full.items():
+            if not math.isfinite(ratio):
+                raise ValueError(
+                    f"data.ratios.{name}={ratio} is not a finite number: a ratio is a share of "
+                    "the epoch, >= 0 (0 validates a source without training on it)"
+                )
         negative = {name: r for name, r in full.items() if r < 0}
         if negative:
             name = next(iter(negative))
@@ -212,6 +220,7 @@ class MixedDataModule(L.LightningDataModule):
     def _dataset(self, name: str, train: bool) -> TopDownDataset:
         source = self.sources[name]
         records = source.train_records() if train else source.val_records()
+        source.check_not_empty(records, train, name)
         source._check_images_exist(records, f"{name} {'training' if train else 'validation'}")
         return source._dataset(
             self.mappings[name].map_records(records),
@@ -278,6 +287,7 @@ class MixedDataModule(L.LightningDataModule):
             pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers and self.num_workers > 0,
             prefetch_factor=self.prefetch_factor if self.num_workers > 0 else None,
+            worker_init_fn=worker_init,  # workers leave SIGTERM to the training process
             **kwargs,
         )
 

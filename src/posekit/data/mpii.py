@@ -46,6 +46,12 @@ class MpiiDataModule(TopDownDataModule):
             self.resolve(self.images),
         ]
 
+    def train_source(self) -> str:
+        return str(self.resolve(self.train_ann))
+
+    def val_source(self) -> str:
+        return str(self.resolve(self.val_ann))
+
     def train_records(self) -> list[PersonRecord]:
         return load_mpii_records(
             self.resolve(self.train_ann), self.resolve(self.images), self.spec.num_keypoints

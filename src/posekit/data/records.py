@@ -13,6 +13,8 @@ class PersonRecord:
 
     ``keypoints`` is (K, 3): x, y in 0-based image pixels and a visibility flag (0 = unlabelled);
     all zeros for a detected box without ground truth. ``bbox`` is (4,) x, y, w, h in pixels.
+    ``image_size`` is the (W, H) the annotation file gives, checked against the decoded image
+    when it is read (None: the file gives none).
     """
 
     image_path: str
@@ -22,6 +24,7 @@ class PersonRecord:
     bbox_score: float = 1.0
     area: float = 0.0
     ann_id: int = -1
+    image_size: tuple[int, int] | None = None
 
     @property
     def num_visible(self) -> int:

@@ -14,7 +14,7 @@ from posekit.codecs import Codec
 from posekit.core.geometry import apply_affine, bbox_to_center_scale, crop_affine_matrix
 from posekit.core.spec import KeypointSpec
 from posekit.data.augment import GeometricAugmentation
-from posekit.data.decode import LastImageReader
+from posekit.data.decode import LastImageReader, check_decoded_size
 from posekit.data.records import PersonRecord
 
 
@@ -109,9 +109,10 @@ class TopDownDataset(Dataset):
             flip = rng.random() < self.augmentation.flip_prob
 
         matrix = crop_affine_matrix(center, scale, rotation, self.input_size, udp=self.udp)
-        image, warp, factor = self.reader.read_for_crop(
-            record.image_path, matrix, f"record {index}, image id {record.image_id}"
-        )
+        hint = f"record {index}, image id {record.image_id}"
+        image, warp, factor = self.reader.read_for_crop(record.image_path, matrix, hint)
+        if record.image_size is not None:
+            check_decoded_size(image, factor, record.image_size, record.image_path, hint)
         self.decode_factors[factor] += 1
         keypoints = apply_affine(record.keypoints[:, :2], matrix)  # (K, 2) crop pixels
         visible = (record.keypoints[:, 2] > 0).astype(np.float32)  # (K,)

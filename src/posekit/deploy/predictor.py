@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -89,10 +90,16 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | Path, device: str | torch.device = "cpu", flip_test: bool = True
+        cls,
+        path: str | Path,
+        device: str | torch.device = "cpu",
+        flip_test: bool = True,
+        trusted_modules: Sequence[str] = (),
     ) -> Predictor:
-        """Load a checkpoint file or the best checkpoint of a run folder."""
-        model = load_model(resolve_checkpoint(path), flip_test=flip_test)
+        """Load a checkpoint file or the best checkpoint of a run folder; its config builds
+        posekit's classes and those defined in ``trusted_modules`` only (see
+        :func:`~posekit.models.checkpoint.load_model`)."""
+        model = load_model(resolve_checkpoint(path), trusted_modules, flip_test=flip_test)
         padding = model.run_config.get("data", {}).get("bbox_padding", DEFAULT_BBOX_PADDING)
         return cls(model, bbox_padding=padding, device=device)
 

@@ -1,5 +1,8 @@
 """One training per run folder: refuse to train over another run, keep the history on resume.
 
+A training holds a lock on its run folder (``.train.lock``) for its whole run: a second
+training started in the same folder meanwhile is refused with the first one's pid.
+
 A Hydra callback (``conf/hydra/default.yaml``), because Hydra replaces ``.hydra/config.yaml``
 and ``.hydra/overrides.yaml`` of the run folder before the task starts; ``on_run_start`` comes
 first. A training whose folder already holds checkpoints is refused unless it resumes
@@ -9,6 +12,8 @@ first. A training whose folder already holds checkpoints is refused unless it re
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import logging
 import os
 import shutil
@@ -22,6 +27,8 @@ log = logging.getLogger(__name__)
 
 # differ on every resume by design
 IGNORED_KEYS = ("ckpt_path",)
+LOCK_NAME = ".train.lock"  # held (flock) by the training process for its whole run
+_held_locks: list[int] = []  # open for the life of the process: the OS releases them at exit
 
 
 class RunFolderError(SystemExit):
@@ -68,11 +75,38 @@ def keep_history(hydra_dir: Path) -> Path:
     return target
 
 
+def lock_run_folder(run_dir: Path) -> None:
+    """Hold an exclusive lock on ``<run_dir>/.train.lock`` until this process ends (also when it
+    is killed: the OS releases it); the file holds the holder's pid.
+
+    Raises:
+        RunFolderError: another process holds it, naming that process's pid.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(run_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        if err.errno not in (errno.EAGAIN, errno.EACCES):
+            raise
+        raise RunFolderError(
+            f"error: {run_dir} is in use by another training (pid {holder}): two trainings "
+            "would overwrite each other's checkpoints, metrics.json and .hydra. Wait for it to "
+            "end, or train in another folder (hydra.run.dir=...)"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    _held_locks.append(fd)
+
+
 def guard_run_folder(config: DictConfig) -> None:
     """The checks of :class:`RunFolderGuard` for a composed ``train`` config."""
     if os.environ.get("LOCAL_RANK", "0") != "0" or config.get("task_name") != "train":
         return  # DDP's extra processes share the first one's folder; eval writes no checkpoints
     run_dir = Path(str(config.hydra.run.dir))
+    lock_run_folder(run_dir)
     checkpoints = sorted((run_dir / "checkpoints").glob("*.ckpt"))
     resuming = config.get("ckpt_path") is not None
     if checkpoints and not resuming:

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from posekit.core.io import write_json
 from posekit.core.spec import check_same_keypoints
 from posekit.engine.checkpoint_io import AtomicCheckpointIO, SigtermCheckpoint, sigterm_exit
+from posekit.engine.config_types import check_config_types
 from posekit.engine.distributed import (
     check_ddp_launch,
     end_ddp_launch,
@@ -94,6 +95,7 @@ def finish_wandb(trainer: L.Trainer) -> None:
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit, evaluate the best checkpoint, write ``metrics.json``; returns the metrics."""
+    check_config_types(cfg)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
@@ -127,9 +129,12 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
     The model (architecture and codec) comes from the checkpoint; the data config is the one
     composed for this run, so ``data.root=...`` or another data config can be evaluated (its
-    input size and crop geometry, ``data.udp``, follow the checkpoint).
+    input size and crop geometry, ``data.udp``, follow the checkpoint). The checkpoint's config
+    builds posekit's classes and those of ``cfg.trusted_modules`` only.
     """
-    model = load_model(cfg.ckpt_path, flip_test=cfg.flip_test)
+    check_config_types(cfg)
+    trusted = list(cfg.get("trusted_modules") or [])
+    model = load_model(cfg.ckpt_path, trusted, flip_test=cfg.flip_test)
     saved = OmegaConf.create(model.run_config)
     with open_dict(cfg):
         cfg.model = saved.model  # the data's codec interpolation follows the checkpoint

@@ -17,6 +17,7 @@ from pycocotools.cocoeval import COCOeval
 from torch import Tensor
 
 from posekit.core.boxes import clip_bbox, finite_numbers
+from posekit.core.coco_checks import MAX_COORDINATE, absurd_coordinate, check_coco_ids
 from posekit.metrics.base import KeypointMetric
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ def load_coco_gt(ann_file: Path) -> dict:
             raise KeyError(f"{ann_file}: COCO annotations lack '{key}'")
     if not dataset["categories"]:
         raise ValueError(f"{ann_file}: no categories")
+    check_coco_ids(dataset, ann_file)
     return dataset
 
 
@@ -230,6 +232,12 @@ class CocoKeypointAP(KeypointMetric):
                 )
             if not finite_numbers(ann["keypoints"]) or not finite_numbers(ann["bbox"]):
                 raise ValueError(f"{where}: keypoints and bbox must be finite numbers")
+            absurd = absurd_coordinate([*ann["keypoints"], *ann["bbox"]])
+            if absurd is not None:
+                raise ValueError(
+                    f"{where}: {absurd!r} is no pixel coordinate (beyond {MAX_COORDINATE:g} px "
+                    "or float32's range): fix or drop the record"
+                )
             ann["keypoints"] = ann["keypoints"][: 3 * k]
             # counted from the flags, whatever the file says: a person whose keypoints are all
             # unlabelled is ignored here as the loader skips it (num_keypoints 0)

@@ -25,8 +25,10 @@ LightningModule checks a backbone with :func:`check_backbone` when it is built.
 
 from __future__ import annotations
 
+import math
 from typing import Protocol, Sequence, runtime_checkable
 
+import torch
 from torch import Tensor, nn
 
 PROTOCOL_DOC = "posekit.models.backbone_protocol (README: 'Your own backbone')"
@@ -123,3 +125,43 @@ def check_neck(neck: object, key: str = "model.neck") -> tuple[tuple[int, ...], 
     if len(neck.strides) != len(neck.channels):
         raise TypeError(f"{where}: 'strides' and 'channels' must have one entry per output")
     return tuple(neck.strides), tuple(neck.channels)
+
+
+def check_features(
+    features: object, backbone: nn.Module, image_shape: Sequence[int], key: str = "model.backbone"
+) -> None:
+    """Check a backbone's first output against its ``strides`` and ``channels``: a list of
+    (N, channels[i], H / strides[i], W / strides[i]) tensors for images (N, 3, H, W).
+
+    Raises:
+        TypeError: naming the backbone, what it returned and what the protocol expects.
+    """
+    where = f"{key}: {describe(backbone)}"
+    strides, channels = tuple(backbone.strides), tuple(backbone.channels)
+    batch, _, height, width = (int(v) for v in image_shape)
+    expected = [
+        f"({batch}, {c}, {math.ceil(height / s)}, {math.ceil(width / s)})"
+        for s, c in zip(strides, channels)
+    ]
+    promise = (
+        f"its strides {list(strides)} and channels {list(channels)} promise a list of "
+        f"{len(strides)} feature maps {', '.join(expected)} for images {tuple(image_shape)}; "
+        f"see {PROTOCOL_DOC}"
+    )
+    if not isinstance(features, (list, tuple)) or not all(
+        isinstance(f, torch.Tensor) for f in features
+    ):
+        got = type(features).__name__
+        if isinstance(features, (list, tuple)):
+            got += " of " + ", ".join(type(f).__name__ for f in features)
+        raise TypeError(f"{where} returned a {got}, not a list of tensors: {promise}")
+    if len(features) != len(strides):
+        raise TypeError(f"{where} returned {len(features)} feature maps: {promise}")
+    for i, (feature, stride, width_c) in enumerate(zip(features, strides, channels)):
+        shape = tuple(feature.shape)
+        sizes_ok = len(shape) == 4 and all(
+            size in (dim // stride, math.ceil(dim / stride))
+            for size, dim in zip(shape[2:], (height, width))
+        )
+        if not sizes_ok or shape[:2] != (batch, width_c):
+            raise TypeError(f"{where} returned feature {i} of shape {shape}: {promise}")

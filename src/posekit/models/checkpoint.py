@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import io
 import pickle
+import re
 import zipfile
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import lightning as L
 import numpy as np
@@ -23,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from posekit.core.io import write_atomic
 from posekit.models.migrate import migrate_run_config
 from posekit.models.pose_module import TopDownPoseModule
+from posekit.models.trust import check_file_config, check_no_interpolation, impose_trust
 
 CONFIG_KEY = "posekit_config"  # the resolved run config, saved in every posekit checkpoint
 
@@ -86,28 +88,51 @@ def _first_line(err: BaseException) -> str:
     return (lines or [type(err).__name__])[-1].strip()[:300]
 
 
+_GLOBAL_REFUSALS = (
+    re.compile(r"Unsupported global: GLOBAL (\S+)"),  # torch < 2.7's wording
+    re.compile(r"unsupported GLOBAL (\S+) whose module \S+ is blocked"),  # a blocked module
+    re.compile(r"call reduce for unrecognized function (.+)$", re.M),
+)
+
+
 def _forbidden_global(err: BaseException) -> str | None:
-    """The global a weights-only load refused (``GLOBAL module.name``), if that was the error."""
-    for line in str(err).splitlines():
-        if "Unsupported global" in line:
-            return line.strip()[:300]
+    """The global a weights-only load refused (``GLOBAL module.name``), if that was the error,
+    in any of torch's wordings."""
+    text = str(err)
+    for pattern in _GLOBAL_REFUSALS:
+        found = pattern.search(text)
+        if found:
+            return f"GLOBAL {found.group(1).rstrip('.')}"
     return None
 
 
-def run_config(checkpoint: Mapping[str, Any], path: str | Path) -> DictConfig:
+def run_config(
+    checkpoint: Mapping[str, Any], path: str | Path, trusted_modules: Sequence[str] = ()
+) -> DictConfig:
     """The resolved config a posekit checkpoint (read from ``path``) was trained with, in the
-    current layout (see :mod:`posekit.models.migrate`)."""
-    if CONFIG_KEY not in checkpoint:
+    current layout (see :mod:`posekit.models.migrate`), checked as data
+    (:func:`~posekit.models.trust.check_file_config`): no interpolation anywhere, and its
+    ``model`` builds only posekit's classes and those of ``trusted_modules``.
+
+    Raises:
+        CheckpointError: no saved config.
+        UntrustedConfigError: the config names other code or holds an interpolation.
+    """
+    if CONFIG_KEY not in checkpoint or not isinstance(checkpoint[CONFIG_KEY], Mapping):
         raise CheckpointError(
             f"{path} has no {CONFIG_KEY}: it was not written by posekit's train.py. Published "
             "weights are converted with scripts/import_checkpoint.py first."
         )
-    return OmegaConf.create(migrate_run_config(checkpoint[CONFIG_KEY]))
+    config = migrate_run_config(checkpoint[CONFIG_KEY])
+    check_no_interpolation(config, f"checkpoint {path}")
+    check_file_config(config.get("model"), f"checkpoint {path}", trusted_modules, "model")
+    impose_trust(config, trusted_modules)
+    return OmegaConf.create(config)
 
 
-def load_run_config(path: str | Path) -> DictConfig:
-    """The resolved config of the posekit checkpoint at ``path``."""
-    return run_config(read_checkpoint(path), path)
+def load_run_config(path: str | Path, trusted_modules: Sequence[str] = ()) -> DictConfig:
+    """The resolved config of the posekit checkpoint at ``path`` (see :func:`run_config`)."""
+    return run_config(read_checkpoint(path), path, trusted_modules)
 
 
 def build_model(cfg: DictConfig) -> TopDownPoseModule:
@@ -117,11 +142,15 @@ def build_model(cfg: DictConfig) -> TopDownPoseModule:
     return model
 
 
-def load_model(path: str | Path, **overrides: Any) -> TopDownPoseModule:
+def load_model(
+    path: str | Path, trusted_modules: Sequence[str] = (), **overrides: Any
+) -> TopDownPoseModule:
     """Rebuild the LightningModule of a checkpoint from its saved config and load its weights
-    (the file is read once). ``overrides`` replace model config values (``flip_test=False``)."""
+    (the file is read once). The config builds only posekit's classes and those defined in
+    ``trusted_modules`` (``["mypkg.backbones"]`` for a custom backbone; see :func:`run_config`).
+    ``overrides`` replace model config values (``flip_test=False``)."""
     checkpoint = read_checkpoint(path)
-    cfg = run_config(checkpoint, path)
+    cfg = run_config(checkpoint, path, trusted_modules)
     with open_dict(cfg):
         # the checkpoint holds the weights: no ImageNet or foreign backbone weights to fetch
         # (keys set only where the backbone's config has them: user backbones may not)

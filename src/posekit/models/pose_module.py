@@ -14,7 +14,7 @@ from posekit.codecs import Codec
 from posekit.core.batch import Batch, meta_of
 from posekit.core.spec import KeypointSpec, check_same_keypoints
 from posekit.metrics.sample_mean import SampleMean
-from posekit.models.backbone_protocol import Neck, check_backbone, check_neck
+from posekit.models.backbone_protocol import Neck, check_backbone, check_features, check_neck
 from posekit.models.freeze import freeze, frozen_modules, keep_norms_in_eval
 from posekit.models.necks.fit import check_head_fits
 from posekit.models.optim import build_optimizer
@@ -106,6 +106,7 @@ class TopDownPoseModule(L.LightningModule):
         super().__init__()
         strides, channels = check_backbone(backbone)
         self.backbone = backbone
+        self._features_checked = False  # the first output is checked against the protocol
         self.neck = neck(in_channels=channels, in_strides=strides) if neck is not None else None
         head_channels = channels[0]
         if self.neck is not None:
@@ -285,6 +286,10 @@ class TopDownPoseModule(L.LightningModule):
         flow lose too much in 8 bits of mantissa (one bf16 step turns DSNT's weights to NaN).
         """
         features = self.backbone(images)
+        if not (self._features_checked or torch.compiler.is_compiling()
+                or torch.jit.is_tracing()):
+            check_features(features, self.backbone, images.shape)
+            self._features_checked = True
         head_input = self._head_input(features)
         with torch.autocast(images.device.type, enabled=False):
             return features, self.head(head_input.float())

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from posekit.models.checkpoint import CONFIG_KEY, read_checkpoint
 
@@ -168,21 +168,44 @@ def safe_name(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", label)
 
 
-def _hydra_files(run_dir: Path) -> tuple[DictConfig | None, dict[str, Any], list[str]]:
+def _read_yaml(path: Path) -> Any:
+    """A YAML file of a run folder as plain containers, nothing resolved: an ``${...}`` in it
+    stays a string (a resolver in a file someone sent could run code)."""
+    return OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+
+
+def _hydra_files(run_dir: Path) -> tuple[dict | None, dict[str, Any], list[str]]:
     """The run's composed config (unresolved), config-group choices and command-line overrides."""
     hydra_dir = run_dir / ".hydra"
     config = None
     if (hydra_dir / "config.yaml").is_file():
-        config = OmegaConf.load(hydra_dir / "config.yaml")
+        config = _read_yaml(hydra_dir / "config.yaml")
     choices: dict[str, Any] = {}
     if (hydra_dir / "hydra.yaml").is_file():
-        hydra = OmegaConf.load(hydra_dir / "hydra.yaml")
-        found = OmegaConf.select(hydra, "hydra.runtime.choices", throw_on_resolution_failure=False)
-        choices = OmegaConf.to_container(found) if found is not None else {}
+        found = literal_select(_read_yaml(hydra_dir / "hydra.yaml"), "hydra.runtime.choices")
+        choices = found if isinstance(found, dict) else {}
     overrides: list[str] = []
     if (hydra_dir / "overrides.yaml").is_file():
-        overrides = [str(o) for o in OmegaConf.load(hydra_dir / "overrides.yaml")]
+        overrides = [str(o) for o in _read_yaml(hydra_dir / "overrides.yaml") or []]
     return config, choices, overrides
+
+
+_REFERENCE = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")
+
+
+def literal_select(config: Any, key: str, depth: int = 8) -> Any:
+    """The value at dotted ``key`` of plain containers; a value that is exactly a reference to
+    another key (``${data.input_size}``) is followed, any other ``${...}`` is kept as text and no
+    resolver is ever called. None where the key is absent."""
+    node = config
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    match = _REFERENCE.fullmatch(node) if isinstance(node, str) else None
+    if match and depth > 0:
+        return literal_select(config, match.group(1), depth - 1)
+    return node
 
 
 def describe_run(
@@ -192,20 +215,17 @@ def describe_run(
     its command-line overrides.
 
     Read from the run folder's ``.hydra/`` files; without them, from the config saved in
-    ``checkpoint``. Unknown fields are None (overrides: empty).
+    ``checkpoint``. Both are read as data (:func:`literal_select`). Unknown fields are None
+    (overrides: empty).
     """
     config, choices, overrides = (None, {}, [])
     if run_dir is not None:
         config, choices, overrides = _hydra_files(Path(run_dir))
     if config is None and checkpoint is not None:
-        saved = read_checkpoint(checkpoint).get(CONFIG_KEY)
-        config = OmegaConf.create(saved) if saved is not None else None
+        config = read_checkpoint(checkpoint).get(CONFIG_KEY)
 
     def select(key: str) -> Any:
-        if config is None:
-            return None
-        value = OmegaConf.select(config, key, throw_on_resolution_failure=False)
-        return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+        return literal_select(config, key) if isinstance(config, dict) else None
 
     head_target = select("model.head._target_")
     backbone, stride = select("model.backbone.name"), select("model.backbone.out_stride")
@@ -213,8 +233,8 @@ def describe_run(
     return {
         "experiment": choices.get("experiment"),
         "model": choices.get("model"),
-        "head": head_target.rsplit(".", 1)[-1] if head_target else None,
+        "head": str(head_target).rsplit(".", 1)[-1] if head_target else None,
         "backbone": f"{backbone}/s{stride}" if backbone and stride else backbone,
-        "input (WxH)": "x".join(map(str, input_size)) if input_size else None,
+        "input (WxH)": "x".join(map(str, input_size)) if isinstance(input_size, list) else None,
         "overrides": overrides,
     }

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from posekit.core.boxes import clip_bbox, finite_numbers
+from posekit.core.coco_checks import MAX_COORDINATE, absurd_coordinate, check_coco_ids
 from posekit.core.io import read_json
 from posekit.data.records import PersonRecord, SkipCounter
 
@@ -28,6 +29,7 @@ def load_coco_dataset(ann_file: str | Path) -> dict:
     _require_keys(data, ("images", "annotations"), f"COCO annotation file {ann_file}")
     for i, image in enumerate(data["images"]):
         _require_keys(image, ("id", "file_name"), f"{ann_file}: images[{i}]")
+    check_coco_ids(data, ann_file)
     return data
 
 
@@ -42,6 +44,20 @@ def _check_numbers(values, count: int, what: str, where: str) -> None:
             f"{where}: '{what}' holds {bad!r}; coordinates must be finite numbers (an "
             "unlabelled keypoint is 0, 0, 0)"
         )
+    absurd = absurd_coordinate(values)
+    if absurd is not None:
+        raise ValueError(
+            f"{where}: '{what}' holds {absurd!r}, beyond {MAX_COORDINATE:g} pixels (or float32's "
+            "range): the file is broken; fix or drop the record"
+        )
+
+
+def image_size(image: dict) -> tuple[int, int] | None:
+    """(W, H) of an ``images`` entry, None where the file gives no width and height."""
+    width, height = image.get("width"), image.get("height")
+    if not finite_numbers([width, height]) or width <= 0 or height <= 0:
+        return None
+    return int(width), int(height)
 
 
 def load_coco_records(
@@ -103,6 +119,7 @@ def load_coco_records(
                 keypoints=keypoints,
                 area=float(ann.get("area", bbox[2] * bbox[3])),
                 ann_id=int(ann.get("id", i)),
+                image_size=image_size(image),
             )
         )
     if skipped.reasons:
@@ -157,6 +174,7 @@ def load_detection_records(
                 keypoints=np.zeros((num_keypoints, 3), dtype=np.float32),
                 bbox_score=float(det["score"]),
                 area=float(bbox[2] * bbox[3]),
+                image_size=image_size(image),
             )
         )
     if skipped.reasons:

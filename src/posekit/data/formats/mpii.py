@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from posekit.core.boxes import finite_numbers
+from posekit.core.coco_checks import MAX_COORDINATE, absurd_coordinate
 from posekit.core.io import read_json
 from posekit.data.records import PersonRecord
 
@@ -59,6 +60,12 @@ def load_mpii_records(
             raise ValueError(
                 f"{where}: holds {bad!r} in joints, joints_vis, center or scale; they must be "
                 "finite numbers"
+            )
+        absurd = absurd_coordinate(values)
+        if absurd is not None:
+            raise ValueError(
+                f"{where}: holds {absurd!r}, beyond {MAX_COORDINATE:g} pixels (or float32's "
+                "range) in joints, center or scale: the file is broken; fix or drop the record"
             )
         joints = np.asarray(ann["joints"], dtype=np.float32)
         if joints.shape != (num_keypoints, 2):

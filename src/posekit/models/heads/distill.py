@@ -10,6 +10,7 @@ its backbone frozen in eval mode, and gives its feature at the auxiliary head's 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 from torch import Tensor, nn
 
@@ -46,15 +47,19 @@ class TeacherFeatures:
         checkpoint: a posekit checkpoint (``checkpoints/*.ckpt`` of a run), read weights-only.
         stride: the teacher feature to match (the auxiliary head's stride).
         channels: the channels that feature must have (the head's ``out_channels``).
+        trusted_modules: modules whose classes the teacher's saved config may build besides
+            posekit's (the run's ``trusted_modules``; see :mod:`posekit.models.trust`).
 
     Raises:
         ValueError: naming the config keys, when the checkpoint does not load or has no
             feature of that stride and channels.
     """
 
-    def __init__(self, checkpoint: str, stride: int, channels: int) -> None:
+    def __init__(
+        self, checkpoint: str, stride: int, channels: int, *, trusted_modules: Sequence[str] = ()
+    ) -> None:
         try:
-            teacher = load_model(checkpoint)
+            teacher = load_model(checkpoint, trusted_modules)
         except (FileNotFoundError, CheckpointError, KeyError, RuntimeError) as err:
             raise ValueError(
                 f"targets.checkpoint={checkpoint}: the teacher cannot be loaded "

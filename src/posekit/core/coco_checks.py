@@ -1,0 +1,67 @@
+"""Checks of a COCO-format annotation file that the data loader and the metrics share.
+
+Values that would pass silently and change a number: two images or two annotations sharing an
+id (a person cropped from the other image; pycocotools keeps the last annotation of an id), an
+image id that is a string (the results' integer ids would never match it), coordinates that
+are finite in the file but not in float32 (``1e39``) or absurd (``1e30``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+MAX_COORDINATE = 1e6  # pixels: no image is this large; a value beyond it is a broken file
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _repeated(ids: Iterable[Any]) -> list[Any]:
+    return [value for value, count in Counter(ids).items() if count > 1]
+
+
+def check_coco_ids(data: dict, ann_file: str | Path) -> None:
+    """Refuse image ids that are not integers, repeated image ids and repeated annotation ids
+    (where annotations have ids), naming the file and the ids.
+
+    Raises:
+        ValueError: naming the file, the record and the fix.
+    """
+    for i, image in enumerate(data["images"]):
+        if not _is_int(image.get("id")):
+            found = image.get("id")
+            raise ValueError(
+                f"{ann_file}: images[{i}] has id {found!r} ({type(found).__name__}); COCO image "
+                "ids are integers (results and the metrics match them as numbers): write the "
+                "ids as numbers"
+            )
+    repeated = _repeated(image["id"] for image in data["images"])
+    if repeated:
+        names: dict[Any, list[str]] = {}
+        for image in data["images"]:
+            names.setdefault(image["id"], []).append(str(image.get("file_name")))
+        shown = "; ".join(f"{i} ({', '.join(names[i][:3])})" for i in repeated[:5])
+        raise ValueError(
+            f"{ann_file}: {len(repeated)} image ids are used by more than one image, e.g. "
+            f"{shown}: people would be cropped from the wrong image. Give each image its own id"
+        )
+    repeated = _repeated(ann["id"] for ann in data["annotations"] if "id" in ann)
+    if repeated:
+        raise ValueError(
+            f"{ann_file}: {len(repeated)} annotation ids are used by more than one annotation, "
+            f"e.g. {repeated[:5]}: pycocotools would keep only the last of each in the "
+            "evaluation. Give each annotation its own id"
+        )
+
+
+def absurd_coordinate(values: Sequence[float]) -> float | None:
+    """The first of ``values`` (finite numbers) that is not finite in float32 or beyond
+    :data:`MAX_COORDINATE` pixels, else None."""
+    array = np.asarray(values, dtype=np.float64)
+    bad = ~np.isfinite(array.astype(np.float32)) | (np.abs(array) > MAX_COORDINATE)
+    return float(array[bad][0]) if bad.any() else None
