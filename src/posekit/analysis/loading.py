@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from posekit.core.spec import KeypointSpec, check_same_keypoints
 from posekit.data.datamodule import DataLayoutError, TopDownDataModule
+from posekit.data.saved_config import rebase_data_config
 from posekit.models.checkpoint import load_model
 from posekit.models.pose_module import TopDownPoseModule
 from posekit.runs.folders import (
@@ -73,7 +74,8 @@ def load_run(
     The model comes from :func:`posekit.engine.tasks.load_model`; the datamodule is built from the
     run's saved config, with ``data.root`` replaced by ``data_root`` when given (the same layout
     elsewhere) and any other ``data.<key>`` replaced by ``data_overrides`` (e.g.
-    ``num_workers=0``).
+    ``num_workers=0``); the metrics score against the annotations under the root given now
+    (:func:`posekit.data.saved_config.rebase_data_config`), as ``eval.py data.root=...`` does.
     """
     path = resolve_path(path) if path else default_run()
     if path.is_dir():
@@ -84,14 +86,8 @@ def load_run(
         raise FileNotFoundError(f"no run folder or checkpoint at {path}")
     model = load_model(checkpoint)
     config = OmegaConf.create(model.run_config)
-    with open_dict(config):
-        if data_root is not None:
-            config.data.root = str(data_root)
-        for key, value in data_overrides.items():
-            if key not in config.data:
-                known = sorted(config.data)
-                raise KeyError(f"data.{key} is not in the run's data config ({known})")
-            config.data[key] = value
+    with open_dict(config):  # the metrics' annotation paths follow data_root and val_ann too
+        config.data = rebase_data_config(config.data, data_root, **data_overrides)
     try:
         datamodule: TopDownDataModule = instantiate(config.data)
     except InstantiationException as error:  # a wrong data.root: the layout message alone
