@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from posekit.core.io import read_json
 from posekit.engine.tasks import evaluate
 from posekit.metrics.coco import CocoKeypointAP
-from posekit.metrics.per_person import person_oks
+from posekit.metrics.per_person import person_scores
 from posekit.runs.comparison import (
     DESCRIPTION_COLUMNS,
     comparison_frame,
@@ -104,7 +104,7 @@ def report_noise(cfg: DictConfig, rows: list[dict[str, Any]], output_dir: Path) 
     if seeds is not None:
         print(f"\nover seeds (mean and 95% t interval):\n{format_table(seeds)}")
         seeds.to_csv(output_dir / "seeds.csv")
-    scores = {row["run"]: person_scores(cfg, output_dir / safe_name(row["run"])) for row in rows}
+    scores = {row["run"]: people_oks(cfg, output_dir / safe_name(row["run"])) for row in rows}
     first, *others = scores
     if scores[first] is None or not others:
         return
@@ -118,13 +118,18 @@ def report_noise(cfg: DictConfig, rows: list[dict[str, Any]], output_dir: Path) 
     pd.DataFrame(lines).to_csv(output_dir / "paired_bootstrap.csv", index=False)
 
 
-def person_scores(cfg: DictConfig, folder: Path) -> list[float] | None:
-    """Each person's best OKS (P,) in annotation-id order from ``folder/predictions.json``,
-    with the data config's COCO-format metric; None for other sets (MPII, mixtures)."""
+def coco_format_metric(cfg: DictConfig) -> CocoKeypointAP | None:
+    """The data config's COCO-format metric (the first), built; None for other sets."""
     nodes = [n for n in (cfg.data.get("metrics") or {}).values()
              if "_target_" in n and issubclass(get_class(n._target_), CocoKeypointAP)]
+    return instantiate(nodes[0])(spec=instantiate(cfg.data.keypoints)) if nodes else None
+
+
+def people_oks(cfg: DictConfig, folder: Path) -> list[float] | None:
+    """Each person's best OKS (P,) in annotation-id order from ``folder/predictions.json``,
+    with the data config's COCO-format metric; None for other sets (MPII, mixtures)."""
+    metric = coco_format_metric(cfg)
     predictions = folder / "predictions.json"
-    if not nodes or not predictions.is_file():
+    if metric is None or not predictions.is_file():
         return None
-    metric = instantiate(nodes[0])(spec=instantiate(cfg.data.keypoints))
-    return list(person_oks(metric, read_json(predictions, "predictions file")).values())
+    return list(person_scores(metric, read_json(predictions, "predictions file")).oks)
