@@ -1,7 +1,7 @@
 """One checkpoint over several COCO-format sets: per set and per keypoint, with the protocol.
 
     python scripts/domain_report.py --checkpoint <run | file.ckpt> \
-        --set ochuman=/data/ochuman/ochuman_coco_format_val_range_0.00_1.00.json,/data/ochuman/images \
+        --set ochuman=/data/ochuman/ochuman_val.json,/data/ochuman/images \
         --set humanart=/data/HumanArt/annotations/validation_humanart.json,/data/HumanArt \
         [--data ochuman] [--no-flip] [--out DIR] [key=value ...]
 

@@ -39,7 +39,8 @@ def test_a_run_on_another_data_root_is_scored_against_that_roots_annotations(tmp
     run.datamodule.setup("validate")
     assert len(run.datamodule.val_set.records) == 3
 
-    (copy / "annotations" / "val_b.json").write_text((copy / "annotations" / "val.json").read_text())
+    val = (copy / "annotations" / "val.json").read_text()
+    (copy / "annotations" / "val_b.json").write_text(val)
     other = load_run(checkpoint, data_root=copy, val_ann="annotations/val_b.json")
     assert annotation_files(other) == [copy / "annotations" / "val_b.json"]
     # without a new root the run's own annotations stay

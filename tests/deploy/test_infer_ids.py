@@ -34,7 +34,8 @@ def tiny_set(tmp_path_factory) -> Path:
     for image in images:
         (root / image["file_name"]).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(SAMPLE / "images" / Path(image["file_name"]).name, root / image["file_name"])
-    (root / "val.json").write_text(json.dumps({**val, "images": images, "annotations": annotations}))
+    truth = {**val, "images": images, "annotations": annotations}
+    (root / "val.json").write_text(json.dumps(truth))
     detections = [{"image_id": a["image_id"], "bbox": a["bbox"], "score": 1.0, "category_id": 1}
                   for a in annotations]
     (root / "detections.json").write_text(json.dumps(detections))

@@ -115,6 +115,7 @@ def test_the_wandb_run_carries_the_config_and_is_named_by_the_overrides(tmp_path
     (name,) = [r.run.display_name for r in records if r.WhichOneof("record_type") == "run"]
     assert name == "train_model/backbone=resnet18_s8,seed=3"
     config = {item.key: json.loads(item.value_json)
-              for r in records if r.WhichOneof("record_type") == "config" for item in r.config.update}
+              for r in records if r.WhichOneof("record_type") == "config"
+              for item in r.config.update}
     assert config["data"]["root"] == str(REPO / "data" / "sample") and config["seed"] == 3
     assert {key: config[key] for key in sizes} == sizes

@@ -57,7 +57,8 @@ def test_the_paired_bootstrap_finds_a_shift_and_calls_zero_mean_noise_noise():
     assert noisy.inside_noise
     # the percentile interval is close to the normal one for 400 people
     half = 1.96 * noise.std(ddof=1) / np.sqrt(400)
-    assert noisy.low == pytest.approx(-half, abs=0.003) and noisy.high == pytest.approx(half, abs=0.003)
+    assert noisy.low == pytest.approx(-half, abs=0.003)
+    assert noisy.high == pytest.approx(half, abs=0.003)
 
 
 def predictions_file(folder: Path, shift: float) -> None:
@@ -84,7 +85,8 @@ def test_eval_comparisons_report_seeds_and_the_paired_bootstrap(tmp_path, capsys
     report_noise(cfg, rows, tmp_path)
     printed = capsys.readouterr().out
     seeds = pd.read_csv(tmp_path / "seeds.csv", index_col="setting")
-    assert list(seeds.index) == ["simcc (defaults)"] and seeds["val/AP"].item() == pytest.approx(0.95)
+    assert list(seeds.index) == ["simcc (defaults)"]
+    assert seeds["val/AP"].item() == pytest.approx(0.95)
     paired = pd.read_csv(tmp_path / "paired_bootstrap.csv", index_col="run")
     assert paired.loc["b", "mean OKS difference"] == 0.0 and paired.loc["b", "inside the noise"]
     assert paired.loc["c", "high"] < 0 and not paired.loc["c", "inside the noise"]

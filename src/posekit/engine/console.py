@@ -1,4 +1,4 @@
-"""What a run prints: its composed config as a tree at the start, its metrics as a table at the end."""
+"""What a run prints: its composed config as a tree first, its metrics as a table at the end."""
 
 from __future__ import annotations
 

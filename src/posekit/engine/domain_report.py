@@ -45,7 +45,7 @@ class EvalSet:
         if not name or not annotations or not images:
             raise ValueError(
                 f"set '{text}': expected name=<annotations.json>,<folder the file names start "
-                "from>, e.g. humanart=/data/HumanArt/annotations/validation_humanart.json,/data/HumanArt"
+                "from>, e.g. humanart=/data/HumanArt/annotations/val.json,/data/HumanArt"
             )
         return cls(name, Path(annotations).resolve(), Path(images).resolve())
 
@@ -90,7 +90,7 @@ def domain_report(
         metrics = evaluate(cfg)
         metric = coco_format_metric(cfg)
         if metric is None:
-            raise ValueError(f"data config '{data}' has no COCO-format metric: use a COCO-format set's")
+            raise ValueError(f"data config '{data}' has no COCO-format metric; name one that has")
         results = read_json(out_dir / each.name / "predictions.json", "predictions file")
         scores = person_scores(metric, results)
         rows.append({"set": each.name, "people": len(scores.ids),

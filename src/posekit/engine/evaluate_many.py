@@ -99,7 +99,8 @@ def setting_of(row: dict[str, Any]) -> str:
 
 def report_noise(cfg: DictConfig, rows: list[dict[str, Any]], output_dir: Path) -> None:
     """Print and write the intervals over seeds and the paired bootstraps (see the module)."""
-    metrics = sorted({k for row in rows for k, v in row.items() if "/" in k and isinstance(v, float)})
+    metrics = sorted({k for row in rows for k, v in row.items()
+                      if "/" in k and isinstance(v, float)})
     seeds = over_seeds(rows, setting_of, metrics)
     if seeds is not None:
         print(f"\nover seeds (mean and 95% t interval):\n{format_table(seeds)}")

@@ -20,7 +20,7 @@ class PersonScores:
 
     ids: np.ndarray  # (P,) annotation ids, ascending
     oks: np.ndarray  # (P,) best OKS among the image's results, 0 without any
-    keypoint_oks: np.ndarray  # (P, K) exp(-d^2 / (2 area (2 sigma)^2)) of that result; NaN unlabelled
+    keypoint_oks: np.ndarray  # (P, K) exp(-d^2 / (2 area (2 sigma)^2)); NaN where unlabelled
 
     def per_keypoint(self) -> np.ndarray:
         """(K,) mean OKS term per keypoint over the people who have it labelled (NaN: none)."""

@@ -89,7 +89,9 @@ def paired_bootstrap(
     people's scores under two models; people are drawn with replacement ``resamples`` times."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 1 or a.size == 0:
-        raise ValueError(f"paired scores must be two equal, non-empty 1-D arrays: {a.shape}, {b.shape}")
+        raise ValueError(
+            f"paired scores must be two equal, non-empty 1-D arrays: {a.shape}, {b.shape}"
+        )
     difference = b - a  # (P,)
     draws = np.random.default_rng(seed).integers(0, difference.size, (resamples, difference.size))
     means = difference[draws].mean(axis=1)  # (resamples,)
