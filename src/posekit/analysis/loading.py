@@ -74,8 +74,7 @@ def load_run(
     The model comes from :func:`posekit.engine.tasks.load_model`; the datamodule is built from the
     run's saved config, with ``data.root`` replaced by ``data_root`` when given (the same layout
     elsewhere) and any other ``data.<key>`` replaced by ``data_overrides`` (e.g.
-    ``num_workers=0``); the metrics score against the annotations under the root given now
-    (:func:`posekit.data.saved_config.rebase_data_config`), as ``eval.py data.root=...`` does.
+    ``num_workers=0``).
     """
     path = resolve_path(path) if path else default_run()
     if path.is_dir():
@@ -86,7 +85,8 @@ def load_run(
         raise FileNotFoundError(f"no run folder or checkpoint at {path}")
     model = load_model(checkpoint)
     config = OmegaConf.create(model.run_config)
-    with open_dict(config):  # the metrics' annotation paths follow data_root and val_ann too
+    with open_dict(config):  # the metrics' annotation paths follow data_root and val_ann too,
+        # as eval.py data.root=... (the saved config holds the training machine's paths)
         config.data = rebase_data_config(config.data, data_root, **data_overrides)
     try:
         datamodule: TopDownDataModule = instantiate(config.data)
