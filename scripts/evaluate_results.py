@@ -22,14 +22,14 @@ import sys
 from posekit.engine.results import score_results
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="a data config name, e.g. crowdpose")
     parser.add_argument("--results", required=True, help="the results file (.json; MPII: or .mat)")
     parser.add_argument("--annotations", help="the ground-truth json (COCO-format sets)")
     parser.add_argument("--mat", help="MPII: mpii_gt_val.mat with the head boxes")
     parser.add_argument("--keypoints", help="custom sets: the keypoint spec yaml")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     try:
         metrics = score_results(
             args.data, args.results, args.annotations, args.mat, args.keypoints
@@ -39,6 +39,7 @@ def main() -> None:
     print(f"{args.data}: {args.results}")
     for name, value in metrics.items():
         print(f"{name:>16s}  {value:.4f}")
+    return metrics
 
 
 if __name__ == "__main__":

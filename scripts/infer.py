@@ -1,13 +1,20 @@
 """Run a trained model on an image, a folder of images or a video.
 
     python scripts/infer.py --checkpoint <run folder | file.ckpt> --input <image | folder | video>
-        [--detections boxes.json | --detector hog|torchvision] [--out DIR] [--no-flip]
-        [--score-threshold 0] [--box-threshold 0.3] [--batch-size 64] [--device cpu]
-        [--maps]
+        [--detections boxes.json | --detector hog|torchvision] [--annotations val.json]
+        [--out DIR] [--no-flip] [--score-threshold 0] [--box-threshold 0.3]
+        [--batch-size 64] [--device cpu] [--maps]
 
-Person boxes come from ``--detections`` (a COCO results list whose image_id is the 0-based
-position of the image in the name-sorted input, or the frame number; or a mapping
-``{file name: [[x, y, w, h(, score)], ...]}``; see ``posekit/deploy/detections.py``), from
+A folder is read with its sub-folders (HumanArt's layout). ``--annotations`` (a COCO-format
+json) gives each image its id in that file, matched by file name (the longest common tail of
+path components: ``--input HumanArt/images`` finds ``images/2D_virtual_human/...``); images it
+does not name are skipped with a warning. Without it an image's id is its 0-based position in
+the path-sorted input (a video: the frame number).
+
+Person boxes come from ``--detections`` (a COCO results list whose image_id is the image's id
+as above; or a mapping ``{file name: [[x, y, w, h(, score)], ...]}``; see
+``posekit/deploy/detections.py``; a file none of whose entries names an input image is refused,
+one that names some only is warned about), from
 OpenCV's HOG pedestrian detector (``--detector hog``: no download; OpenCV 4 ships it), from
 torchvision's COCO Faster R-CNN (``--detector torchvision``; when its weights can be neither
 found in the torch hub cache nor downloaded, this says so and tries HOG), or else, with a loud
@@ -15,7 +22,8 @@ warning, the whole image is one person box.
 
 Writes into ``--out`` (default ``logs/infer/runs/<date>_<time>``):
   results.json         COCO keypoint results (image_id, file_name, category_id, keypoints,
-                       score, bbox), image_id as above
+                       score, bbox), image_id as above: with --annotations a results file
+                       that scripts/evaluate_results.py scores against those annotations
   overlays/<name>.png  skeletons (left orange, right blue) and boxes on each image
   <video>_overlay.mp4  the same for a video (mp4v)
   maps/                with --maps (images only): per person, the heatmaps (or SimCC's
@@ -27,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -41,6 +50,7 @@ from posekit.deploy.detections import (
     HogPersonDetector,
     load_torchvision_detector,
 )
+from posekit.deploy.image_ids import annotation_image_ids, preview
 from posekit.deploy.media import VideoReader, VideoWriter, is_video, list_images
 from posekit.deploy.predictor import (
     PosePrediction,
@@ -75,6 +85,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="detect the people: hog (OpenCV's HOG pedestrian detector, no download) or "
         "torchvision (Faster R-CNN, weights from the torch hub cache or downloaded)",
     )
+    parser.add_argument(
+        "--annotations",
+        type=Path,
+        help="a COCO-format json naming the input images: their ids in results.json and in "
+        "--detections are that file's",
+    )
     parser.add_argument("--out", type=Path, help="output folder")
     parser.add_argument("--no-flip", action="store_true", help="no flip test")
     parser.add_argument(
@@ -108,9 +124,39 @@ WHOLE_IMAGE_WARNING = (
 )
 
 
-def box_source(args: argparse.Namespace) -> BoxSource:
+def input_images(args: argparse.Namespace) -> list[tuple[int, str, Path]]:
+    """(image id, name, path) of every input image: the name is the path below the input
+    folder; the id comes from ``--annotations`` (images it does not name are left out, with
+    a warning) or is the position."""
+    folder = args.input if args.input.is_dir() else args.input.parent
+    paths = list_images(args.input, recursive=True) if args.input.is_dir() else [args.input]
+    names = [path.relative_to(folder).as_posix() for path in paths]
+    if args.annotations is None:
+        return [(index, name, path) for index, (name, path) in enumerate(zip(names, paths))]
+    ids = annotation_image_ids(args.annotations)
+    found = [(ids.find(name), name, path) for name, path in zip(names, paths)]
+    missing = [name for image_id, name, _ in found if image_id is None]
+    if len(missing) == len(found):
+        raise ValueError(
+            f"none of the input images {preview(names)} is named in {args.annotations} "
+            f"(its file names: {preview(ids.values)}); pass the folder its file names start from"
+        )
+    if missing:
+        warnings.warn(
+            f"{len(missing)} of {len(found)} input images are not in {args.annotations} and are "
+            f"skipped: {preview(missing)}",
+            stacklevel=2,
+        )
+    return [(image_id, name, path) for image_id, name, path in found if image_id is not None]
+
+
+def box_source(args: argparse.Namespace, images: list[tuple[int, str]] | None) -> BoxSource:
+    """Person boxes per image; a detections file is checked against ``images`` (id, name)."""
     if args.detections is not None:
         detections = DetectionsFile(args.detections, score_threshold=args.box_threshold)
+        if images is not None:
+            ids_from = "ids in " + str(args.annotations) if args.annotations else "positions"
+            detections.check_matches(images, ids_from)
         return lambda index, name, image: detections.boxes(index, name)
     detector = None
     if args.detector == "torchvision":
@@ -200,9 +246,9 @@ def main(argv: list[str] | None = None) -> Path:
         args.checkpoint, device=args.device, flip_test=not args.no_flip,
         trusted_modules=args.trust,
     )
-    boxes_of = box_source(args)
     results: list[dict] = []
     if is_video(args.input):
+        boxes_of = box_source(args, None)
         if args.maps:
             print("--maps is for images; not written for a video")
         reader = VideoReader(args.input)
@@ -217,14 +263,15 @@ def main(argv: list[str] | None = None) -> Path:
                 writer.write(picture)
         print(f"overlay video: {video_path}")
     else:
-        paths = list_images(args.input) if args.input.is_dir() else [args.input]
-        frames = ((i, p.name, read_rgb_image(str(p), f"input {i}")) for i, p in enumerate(paths))
+        images = input_images(args)
+        boxes_of = box_source(args, [(image_id, name) for image_id, name, _ in images])
+        frames = ((i, name, read_rgb_image(str(path), f"input {name}")) for i, name, path in images)
         outputs = run_frames(predictor, frames, boxes_of, args, keep_crops=args.maps)
-        if len(paths) > 1:
-            outputs = track(outputs, total=len(paths), description=f"{args.input.name}/")
+        if len(images) > 1:
+            outputs = track(outputs, total=len(images), description=f"{args.input.name}/")
         for image_results, picture, prediction, name in outputs:
             results.extend(image_results)
-            stem = Path(name).stem
+            stem = Path(name).with_suffix("").as_posix()  # sub-folders kept: names stay apart
             save_image(out / "overlays" / f"{stem}.png", picture)
             if args.maps:
                 write_maps(predictor, prediction, stem, out / "maps")

@@ -84,3 +84,22 @@ def test_results_with_nan_or_strings_are_refused(coco_file: Path) -> None:  # no
         with pytest.raises(ValueError, match=r"preds.json: result \[1\].*finite"):
             metric.evaluate_results([good, bad], source="preds.json")
     assert np.isfinite(metric.evaluate_results([good], source="preds.json")["AP"])
+
+
+def test_coco_summaries_pycocotools_cannot_compute_are_absent(coco_file: Path) -> None:
+    """Without medium-sized people pycocotools gives APm and ARm -1 ("undefined"): absent."""
+    import json
+
+    from test_metrics import coco_eval_directly
+
+    dataset = json.loads(coco_file.read_text())
+    dataset["annotations"] = [a for a in dataset["annotations"] if a["id"] != 2]  # the medium one
+    coco_file.write_text(json.dumps(dataset))
+    pred, scores, meta = gt_predictions(dataset["annotations"])
+    metric = CocoKeypointAP(str(coco_file), COCO_SIGMAS)
+    metric.update(pred, scores, meta)
+    result = values(metric.compute())
+    oracle = coco_eval_directly(coco_file, metric.results())  # AP, AP50, AP75, APm, APl, AR, ...
+    assert oracle[3] == -1.0 and oracle[8] == -1.0
+    assert set(result) == {"AP", "AP50", "AP75", "APl", "AR", "AR50", "AR75", "ARl"}
+    assert result["AP"] == pytest.approx(oracle[0])

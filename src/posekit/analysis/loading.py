@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from posekit.core.spec import KeypointSpec, check_same_keypoints
 from posekit.data.datamodule import DataLayoutError, TopDownDataModule
+from posekit.data.saved_config import rebase_data_config
 from posekit.models.checkpoint import load_model
 from posekit.models.pose_module import TopDownPoseModule
 from posekit.models.trust import check_file_config
@@ -91,14 +92,9 @@ def load_run(
     saved_data = model.run_config.get("data")
     check_file_config(saved_data, f"checkpoint {checkpoint}", trusted_modules, "data")
     config = OmegaConf.create(model.run_config)
-    with open_dict(config):
-        if data_root is not None:
-            config.data.root = str(data_root)
-        for key, value in data_overrides.items():
-            if key not in config.data:
-                known = sorted(config.data)
-                raise KeyError(f"data.{key} is not in the run's data config ({known})")
-            config.data[key] = value
+    with open_dict(config):  # the metrics' annotation paths follow data_root and val_ann too,
+        # as eval.py data.root=... (the saved config holds the training machine's paths)
+        config.data = rebase_data_config(config.data, data_root, **data_overrides)
     try:
         datamodule: TopDownDataModule = instantiate(config.data)
     except InstantiationException as error:  # a wrong data.root: the layout message alone

@@ -2,24 +2,32 @@
 
 A detections file is JSON in one of two forms:
 
-* COCO results, a list ``[{"image_id": 0, "bbox": [x, y, w, h], "score": 0.98,
-  "category_id": 1}, ...]`` where ``image_id`` is the 0-based position of the image in the
-  input (its index in the name-sorted folder, the frame number of a video, 0 for one image).
-  Entries whose ``category_id`` is not 1 (person) are skipped; ``score`` defaults to 1.
+* COCO results, a list ``[{"image_id": 397133, "bbox": [x, y, w, h], "score": 0.98,
+  "category_id": 1}, ...]``: ``image_id`` is the image's id in the annotation file given to
+  ``scripts/infer.py --annotations`` (matched to the input images by file name), else the
+  0-based position of the image in the input (its index in the name-sorted folder, the frame
+  number of a video, 0 for one image). Entries whose ``category_id`` is not 1 (person) are
+  skipped; ``score`` defaults to 1.
 * A mapping ``{"<image file name>": [[x, y, w, h], [x, y, w, h, score], ...]}`` (for a video,
-  the keys are frame numbers: ``"0"``, ``"1"``, ...).
+  the keys are frame numbers: ``"0"``, ``"1"``, ...); a key names an image by its path, matched
+  by the longest common tail of path components (:class:`posekit.deploy.image_ids.NameIndex`).
 
-Boxes scoring below the threshold are dropped.
+Boxes scoring below the threshold are dropped. :meth:`DetectionsFile.check_matches` refuses a
+file none of whose entries names an input image, and warns when only some do.
 """
 
 from __future__ import annotations
 
-import json
+import warnings
 from pathlib import Path
+from typing import Sequence
 
 import cv2
 import numpy as np
 import torch
+
+from posekit.core.io import read_json
+from posekit.deploy.image_ids import NameIndex, preview
 
 PERSON_CATEGORY = 1  # COCO's person id, also torchvision's detection label for a person
 
@@ -49,12 +57,7 @@ class DetectionsFile:
     def __init__(self, path: str | Path, score_threshold: float = 0.0) -> None:
         self.path = Path(path)
         self.score_threshold = score_threshold
-        if not self.path.is_file():
-            raise FileNotFoundError(f"detections file not found: {self.path}")
-        try:
-            content = json.loads(self.path.read_text())
-        except json.JSONDecodeError as err:
-            raise ValueError(f"detections file {self.path} is not valid JSON: {err}") from err
+        content = read_json(self.path, "detections file")
         self.by_index: dict[int, list[list[float]]] = {}
         self.by_name: dict[str, list[list[float]]] = {}
         if isinstance(content, list):
@@ -69,6 +72,7 @@ class DetectionsFile:
                 self.by_index.setdefault(int(entry["image_id"]), []).append(row)
         elif isinstance(content, dict):
             self.by_name = {str(name): list(rows) for name, rows in content.items()}
+            self.names = NameIndex(self.by_name)
         else:
             raise ValueError(
                 f"{self.path}: expected a COCO results list or a {{file name: boxes}} mapping, "
@@ -77,10 +81,42 @@ class DetectionsFile:
 
     def boxes(self, index: int, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Boxes (M, 4) xywh and scores (M,) of input ``index`` named ``name``."""
-        rows = self.by_index.get(index, []) if self.by_index else self.by_name.get(name, [])
+        if self.by_index:
+            rows = self.by_index.get(index, [])
+        else:
+            rows = self.by_name.get(name) or self.by_name.get(self.names.key(name) or "", [])
         boxes, scores = _as_boxes(rows, f"{self.path} ({name})")
         keep = scores >= self.score_threshold
         return boxes[keep], scores[keep]
+
+    def check_matches(self, images: Sequence[tuple[int, str]], ids_from: str) -> None:
+        """Refuse a file none of whose entries names one of ``images`` (image id, file name);
+        warn about the entries that name none. ``ids_from`` says where the images' ids came
+        from (for the message)."""
+        if self.by_index:
+            ids = {image_id for image_id, _ in images}
+            unmatched = [key for key in self.by_index if key not in ids]
+            seen, expected = f"image_id {preview(self.by_index)}", f"{ids_from} {preview(ids)}"
+        elif self.by_name:
+            names = NameIndex({name: name for _, name in images})
+            unmatched = [key for key in self.by_name if names.key(key) is None]
+            seen = f"file names {preview(self.by_name)}"
+            expected = f"the input's file names {preview(name for _, name in images)}"
+        else:
+            return
+        keys = self.by_index or self.by_name
+        if len(unmatched) == len(keys):
+            raise ValueError(
+                f"detections file {self.path}: none of its entries names an input image. It "
+                f"names {seen}; the images are {expected}. COCO detections name images by their "
+                "annotation file's ids: pass --annotations <the set's json>"
+            )
+        if unmatched:
+            warnings.warn(
+                f"detections file {self.path}: {len(unmatched)} of {len(keys)} images it names "
+                f"are not in the input ({preview(unmatched)}); their boxes are not used",
+                stacklevel=2,
+            )
 
 
 class PersonDetector:

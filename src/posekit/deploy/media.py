@@ -17,12 +17,14 @@ def is_video(path: str | Path) -> bool:
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
-def list_images(folder: str | Path) -> list[Path]:
-    """The image files directly in ``folder``, sorted by name."""
+def list_images(folder: str | Path, recursive: bool = False) -> list[Path]:
+    """The image files in ``folder`` (and its sub-folders when ``recursive``), sorted by path."""
     folder = Path(folder)
-    images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    found = folder.rglob("*") if recursive else folder.iterdir()
+    images = sorted(p for p in found if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not images:
-        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+        where = f"{folder} or its sub-folders" if recursive else str(folder)
+        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {where}")
     return images
 
 

@@ -3,7 +3,8 @@
 ``SweepSummary`` is a Hydra callback (registered in conf/hydra/default.yaml): at the end of a
 multirun it reads each job folder's ``.hydra/overrides.yaml`` and ``metrics.json`` and writes
 ``summary.csv`` into the sweep folder (one row per job: its overrides, then its metrics), and
-prints the columns that differ between jobs beside the metrics.
+prints the columns that differ between jobs beside the metrics; jobs that differ only by their
+seed are summarised by the mean and 95 % interval over the seeds (``seeds.csv``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from omegaconf import DictConfig
 
 from posekit.runs import comparison
 from posekit.runs.folders import job_order
+from posekit.runs.statistics import over_seeds, without_seed
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +109,15 @@ def format_table(jobs: list[Job], metric_prefix: str = "val/") -> str:
     return comparison.format_table(frame, index=False)
 
 
+def seed_summary(jobs: list[Job], metric_prefix: str = "val/") -> pd.DataFrame | None:
+    """Jobs whose overrides differ only by ``seed``: per setting, the number of seeds and each
+    metric's mean and 95 % interval half-width; None when no setting has two seeds."""
+    rows = [{"overrides": [f"{k}={v}" for k, v in job.overrides.items()], **job.metrics}
+            for job in jobs]
+    metrics = [k for k in _columns([job.metrics for job in jobs]) if k.startswith(metric_prefix)]
+    return over_seeds(rows, lambda row: without_seed(row["overrides"]), metrics)
+
+
 class SweepSummary(Callback):
     """Hydra callback: ``summary.csv`` in the sweep folder and a printed table, after a multirun.
 
@@ -129,3 +140,7 @@ class SweepSummary(Callback):
         path = write_summary(jobs, sweep_dir / self.filename)
         print(f"\nSweep summary ({len(jobs)} jobs), written to {path}:")
         print(format_table(jobs, self.metric_prefix))
+        seeds = seed_summary(jobs, self.metric_prefix)
+        if seeds is not None:
+            seeds.to_csv(sweep_dir / "seeds.csv")
+            print(f"\nover seeds (mean and 95% t interval):\n{comparison.format_table(seeds)}")

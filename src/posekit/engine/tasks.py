@@ -12,6 +12,7 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
@@ -19,11 +20,13 @@ from posekit.core.io import write_json
 from posekit.core.spec import check_same_keypoints
 from posekit.engine.checkpoint_io import AtomicCheckpointIO, SigtermCheckpoint, sigterm_exit
 from posekit.engine.config_types import check_config_types
+from posekit.engine.console import print_config_tree, print_metrics
 from posekit.engine.distributed import (
     check_ddp_launch,
     end_ddp_launch,
     use_hydra_job_for_ddp_ranks,
 )
+from posekit.engine.loggers import log_hyperparameters, name_runs
 from posekit.engine.resume import resolve_ckpt_path
 from posekit.metrics.predictions_file import write_predictions
 from posekit.models.checkpoint import build_model, load_model
@@ -63,14 +66,17 @@ def write_metrics(metrics: dict[str, float], output_dir: str | Path) -> Path:
 
 
 def route_lightning_logs_through_hydra() -> None:
-    """Lightning prints through its own handlers; Hydra's (console and run log) suffice."""
-    for name in ("lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).handlers.clear()
+    """Lightning prints through its own console handlers (on ``lightning``,
+    ``lightning.pytorch`` and ``lightning.fabric``); Hydra's root handlers (console and run
+    log) suffice: without this every Lightning line is printed twice."""
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
 
 
 def build_trainer(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> L.Trainer:
     """The configured trainer; its checkpoints are written atomically (AtomicCheckpointIO)."""
-    route_lightning_logs_through_hydra()
     # the module's on_after_batch_transfer (data.device_warp) is meant to run: not a mistake
     warnings.filterwarnings("ignore", message="You have overridden `on_after_batch_transfer`")
     use_hydra_job_for_ddp_ranks()
@@ -96,14 +102,19 @@ def finish_wandb(trainer: L.Trainer) -> None:
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit, evaluate the best checkpoint, write ``metrics.json``; returns the metrics."""
     check_config_types(cfg)
+    route_lightning_logs_through_hydra()  # before the first Lightning line (the seed)
+    if cfg.get("print_config") and rank_zero_only.rank == 0:
+        print_config_tree(cfg)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
     model = build_model(cfg)
     ckpt_path = resolve_ckpt_path(cfg)
     on_sigterm = SigtermCheckpoint(Path(cfg.paths.output_dir) / "checkpoints")
+    name_runs(cfg)
     trainer = build_trainer(cfg, [on_sigterm])
     try:
+        log_hyperparameters(cfg, model, trainer)
         try:
             # weights_only: a crafted checkpoint is refused rather than run (torch.load)
             trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
@@ -111,7 +122,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
             raise sigterm_exit(cfg.paths.output_dir, on_sigterm.saved) from None
         metrics = {**scalar_metrics(trainer.callback_metrics), "val/boxes": datamodule.boxes}
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        title = "metrics of the last epoch"
         if cfg.get("validate_best", True) and best and not trainer.fast_dev_run:
+            title = f"metrics of the best checkpoint ({Path(best).name})"
             log.info(f"evaluating the best checkpoint {best}")
             results = validate_all(trainer, model, datamodule, ckpt_path=best, weights_only=True)
             metrics.update(scalar_metrics(results))
@@ -120,6 +133,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     end_ddp_launch(trainer)
     if trainer.is_global_zero:  # under DDP every process gets here with the same metrics
         path = write_metrics(metrics, cfg.paths.output_dir)
+        print_metrics(metrics, title)
         log.info(f"metrics written to {path}")
     return metrics
 
@@ -133,6 +147,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     builds posekit's classes and those of ``cfg.trusted_modules`` only.
     """
     check_config_types(cfg)
+    route_lightning_logs_through_hydra()
     trusted = list(cfg.get("trusted_modules") or [])
     model = load_model(cfg.ckpt_path, trusted, flip_test=cfg.flip_test)
     saved = OmegaConf.create(model.run_config)
@@ -155,8 +170,6 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
             write_predictions(trainer, own, records, cfg.paths.output_dir, name)
     end_ddp_launch(trainer)
     if trainer.is_global_zero:  # under DDP every process gets here with the same metrics
-        for name, value in metrics.items():
-            shown = f"{value:.4f}" if isinstance(value, float) else str(value)
-            print(f"{name:>24s}  {shown}")
+        print_metrics(metrics, f"metrics of {cfg.ckpt_path}")
         write_metrics(metrics, cfg.paths.output_dir)
     return metrics

@@ -34,6 +34,7 @@ STAT_KEYS = (
     "ARm",
     "ARl",
 )  # COCOeval.stats order
+UNDEFINED = -1.0  # pycocotools' value of a summary with no ground truth to compute it on
 # OKS scale of the crowdposetools / xtcocotools ``use_area=False`` convention: 0.53 x box area
 BOX_AREA_FACTOR = 0.53
 
@@ -159,8 +160,8 @@ class CocoKeypointAP(KeypointMetric):
     runs on these rescored instances before evaluation. All images of ``ann_file`` are evaluated.
 
     ``compute()`` returns ``AP, AP50, AP75, APm, APl, AR, AR50, AR75, ARm, ARl`` as fractions
-    (pycocotools' ``-1`` where an area range has no ground truth); without predictions it returns
-    ``{}`` (AP cannot be computed: absent, never 0).
+    (a number pycocotools cannot compute, its ``-1`` where an area range has no ground truth, is
+    absent); without predictions it returns ``{}`` (AP cannot be computed: absent, never 0).
     ``results()`` gives the COCO results list that was evaluated; ``evaluate_results(results)``
     scores any results list (e.g. another method's) the same way.
     """
@@ -350,7 +351,8 @@ class CocoKeypointAP(KeypointMetric):
             ]
             stats = run_cocoeval(self._part_cocos[part], sliced, self.sigmas[start:end]).stats
             values[f"AP/{part}"], values[f"AR/{part}"] = float(stats[0]), float(stats[5])
-        return values
+        # pycocotools' -1: no ground truth in that area range or group; absent, not a number
+        return {name: value for name, value in values.items() if value != UNDEFINED}
 
     def compute(self) -> dict[str, Tensor]:
         results = self._build_results(self._collect())

@@ -151,6 +151,9 @@ class TopDownPoseModule(L.LightningModule):
         self._tracked: dict[str, tuple[Tensor, int]] = {}
         self.eval_loss = SampleMean()  # per sample, so that DDP padding does not count twice
         self.run_config: dict | None = None  # the resolved run config, saved in checkpoints
+        # one normalised input (1, 3, H, W): Lightning's model summary counts the FLOPs with it
+        width, height = codec.input_size
+        self.example_input_array = torch.zeros(1, 3, int(height), int(width))
         self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255)
         self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255)
 
@@ -215,7 +218,7 @@ class TopDownPoseModule(L.LightningModule):
         return self
     def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
         """With ``data.device_warp``: cut the crops and encode the targets on this device."""
-        if "source_image" in batch:
+        if isinstance(batch, dict) and "source_image" in batch:  # not the summary's example
             return complete_on_device(batch, self.codec, self.aux_codecs)
         return batch
 
