@@ -29,6 +29,14 @@ NetworkFn = Callable[[Tensor], tuple[list[Tensor], dict[str, Tensor]]]
 AUX_PREFIX = "aux"  # auxiliary targets sit in the batch as "aux/<name>/<output key>"
 
 
+def _rgb_triple(name: str, values: Sequence[float]) -> tuple[float, float, float]:
+    """Three floats (R, G, B) or ValueError naming ``model.<name>``."""
+    items = tuple(float(v) for v in values)
+    if len(items) != 3:
+        raise ValueError(f"model.{name} must list 3 values (R, G, B), got {list(values)}")
+    return items  # type: ignore[return-value]
+
+
 def aux_key(name: str, key: str) -> str:
     """The batch key of auxiliary head ``name``'s target ``key``."""
     return f"{AUX_PREFIX}/{name}/{key}"
@@ -80,6 +88,10 @@ class TopDownPoseModule(L.LightningModule):
     ``compile``: the training step's network (backbone, neck, head) runs through
     ``torch.compile``; ``channels_last`` feeds it NHWC images (``"auto"``: on CPUs, where
     oneDNN's NHWC convolutions are faster; GPUs keep NCHW unless asked).
+
+    ``pixel_mean`` / ``pixel_std``: the input normalisation ``(image / 255 - mean) / std`` per
+    RGB channel; ImageNet's by default. Published weights trained otherwise name theirs in their
+    recipe (AlphaPose: mean (0.406, 0.457, 0.480) subtracted, no std division: std 1).
     """
 
     def __init__(
@@ -102,6 +114,8 @@ class TopDownPoseModule(L.LightningModule):
         backbone_lr_mult: float = 1.0,
         udp: bool = False,
         compile: bool = False,
+        pixel_mean: Sequence[float] = IMAGENET_MEAN,
+        pixel_std: Sequence[float] = IMAGENET_STD,
     ) -> None:
         super().__init__()
         strides, channels = check_backbone(backbone)
@@ -150,8 +164,12 @@ class TopDownPoseModule(L.LightningModule):
         self._tracked: dict[str, tuple[Tensor, int]] = {}
         self.eval_loss = SampleMean()  # per sample, so that DDP padding does not count twice
         self.run_config: dict | None = None  # the resolved run config, saved in checkpoints
-        self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255)
-        self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255)
+        mean, std = (_rgb_triple(name, v) for name, v in (("pixel_mean", pixel_mean),
+                                                           ("pixel_std", pixel_std)))
+        if min(std) <= 0:
+            raise ValueError(f"model.pixel_std must be > 0 per channel, got {list(pixel_std)}")
+        self.register_buffer("pixel_mean", torch.tensor(mean).view(1, 3, 1, 1) * 255)
+        self.register_buffer("pixel_std", torch.tensor(std).view(1, 3, 1, 1) * 255)
 
     def _build_aux(
         self,
@@ -185,7 +203,7 @@ class TopDownPoseModule(L.LightningModule):
 
     # --- network -------------------------------------------------------------------------
     def normalize(self, images: Tensor) -> Tensor:
-        """uint8 (N, 3, H, W) RGB -> float, ImageNet-normalised."""
+        """uint8 (N, 3, H, W) RGB -> float, normalised by ``pixel_mean`` and ``pixel_std``."""
         images = (images.float() - self.pixel_mean) / self.pixel_std
         if self.channels_last is True or (
             self.channels_last == "auto" and images.device.type == "cpu"
