@@ -29,14 +29,6 @@ NetworkFn = Callable[[Tensor], tuple[list[Tensor], dict[str, Tensor]]]
 AUX_PREFIX = "aux"  # auxiliary targets sit in the batch as "aux/<name>/<output key>"
 
 
-def _rgb_triple(name: str, values: Sequence[float]) -> tuple[float, float, float]:
-    """Three floats (R, G, B) or ValueError naming ``model.<name>``."""
-    items = tuple(float(v) for v in values)
-    if len(items) != 3:
-        raise ValueError(f"model.{name} must list 3 values (R, G, B), got {list(values)}")
-    return items  # type: ignore[return-value]
-
-
 def aux_key(name: str, key: str) -> str:
     """The batch key of auxiliary head ``name``'s target ``key``."""
     return f"{AUX_PREFIX}/{name}/{key}"
@@ -164,12 +156,13 @@ class TopDownPoseModule(L.LightningModule):
         self._tracked: dict[str, tuple[Tensor, int]] = {}
         self.eval_loss = SampleMean()  # per sample, so that DDP padding does not count twice
         self.run_config: dict | None = None  # the resolved run config, saved in checkpoints
-        mean, std = (_rgb_triple(name, v) for name, v in (("pixel_mean", pixel_mean),
-                                                           ("pixel_std", pixel_std)))
-        if min(std) <= 0:
-            raise ValueError(f"model.pixel_std must be > 0 per channel, got {list(pixel_std)}")
-        self.register_buffer("pixel_mean", torch.tensor(mean).view(1, 3, 1, 1) * 255)
-        self.register_buffer("pixel_std", torch.tensor(std).view(1, 3, 1, 1) * 255)
+        mean = torch.tensor([float(v) for v in pixel_mean])  # (3,) RGB fractions of 255
+        std = torch.tensor([float(v) for v in pixel_std])
+        if mean.shape != (3,) or std.shape != (3,) or not bool((std > 0).all()):
+            raise ValueError("model.pixel_mean and model.pixel_std list 3 values (R, G, B), std "
+                             f"> 0; got {list(pixel_mean)} and {list(pixel_std)}")
+        self.register_buffer("pixel_mean", mean.view(1, 3, 1, 1) * 255)
+        self.register_buffer("pixel_std", std.view(1, 3, 1, 1) * 255)
 
     def _build_aux(
         self,
