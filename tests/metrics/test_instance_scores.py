@@ -168,13 +168,18 @@ def test_padded_nms_area_drops_a_duplicate_the_box_area_keeps(tmp_path):
     assert kept == {"box": 2, "padded": 1}
 
 
-def test_rle_rescoring_is_box_plus_mean_plus_max(tmp_path):
+def test_additive_rescorings_of_rle_and_alphapose(tmp_path):
     keypoints, meta = two_people(50.0)
     scores = torch.full((2, 17), 0.1)
     scores[0, 3], scores[1, :] = 0.9, 0.05
     metric = CocoKeypointAP(str(tiny_gt(tmp_path)), SIGMAS, rescoring="bbox_rle")
     metric.update(keypoints, scores, meta)
     by_hand = [0.9 + (16 * 0.1 + 0.9) / 17 + 0.9, 0.8 + 0.05 + 0.05]
+    assert [r["score"] for r in metric.results()] == pytest.approx(by_hand, rel=1e-6)
+    # AlphaPose's validate.py: box + mean + 1.25 max
+    metric = CocoKeypointAP(str(tiny_gt(tmp_path)), SIGMAS, rescoring="bbox_alphapose")
+    metric.update(keypoints, scores, meta)
+    by_hand = [0.9 + (16 * 0.1 + 0.9) / 17 + 1.25 * 0.9, 0.8 + 0.05 + 1.25 * 0.05]
     assert [r["score"] for r in metric.results()] == pytest.approx(by_hand, rel=1e-6)
     with pytest.raises(ValueError, match="rescoring must be one of"):
         CocoKeypointAP(str(tiny_gt(tmp_path)), SIGMAS, rescoring="bbox_mean")

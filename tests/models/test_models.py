@@ -316,9 +316,9 @@ def test_input_normalisation_follows_the_recipe(tmp_path):
 
     from posekit.models.checkpoint import build_model
 
-    overrides = ["data.input_size=[48,64]", "+model.pixel_mean=[0.406,0.457,0.480]",
-                 "+model.pixel_std=[1,1,1]"]
-    model = build_model(compose_config("train", overrides, tmp_path))
+    cfg = compose_config("train", ["data.input_size=[48,64]", "+recipe=alphapose_eval"], tmp_path)
+    assert cfg.protocol.rescoring == "bbox_alphapose"
+    model = build_model(cfg)
     image = torch.tensor([255, 0, 51], dtype=torch.uint8).view(1, 3, 1, 1).expand(1, 3, 2, 2)
     expected = torch.tensor([1 - 0.406, -0.457, 0.2 - 0.480]).view(1, 3, 1, 1).expand(1, 3, 2, 2)
     torch.testing.assert_close(model.normalize(image), expected)

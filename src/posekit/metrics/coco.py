@@ -36,9 +36,11 @@ STAT_KEYS = (
 # OKS scale of the crowdposetools / xtcocotools ``use_area=False`` convention: 0.53 x box area
 BOX_AREA_FACTOR = 0.53
 # person score from the box and keypoint scores: "bbox_keypoint" (box x mean of the keypoint
-# scores above the threshold: HRNet, mmpose's default) or "bbox_rle" (box + mean + max of the
-# keypoint scores: mmpose's CocoMetric score_mode='bbox_rle', its RLE configs)
-RESCORING = ("bbox_keypoint", "bbox_rle")
+# scores above the threshold: HRNet, mmpose's default), "bbox_rle" (box + mean + max of the
+# keypoint scores: mmpose's CocoMetric score_mode='bbox_rle', its RLE configs) or
+# "bbox_alphapose" (box + mean + 1.25 max: AlphaPose's scripts/validate.py)
+RESCORING = ("bbox_keypoint", "bbox_rle", "bbox_alphapose")
+_MAX_WEIGHT = {"bbox_rle": 1.0, "bbox_alphapose": 1.25}  # the additive rescorings' max term
 # the instance area OKS-NMS divides by: "box" (the person box w x h) or "padded" (the crop's
 # w x h in image pixels: the box fixed to the input aspect ratio and padded, x1.25: the
 # official HRNet code's all_boxes area and mmpose's bbox_scales product)
@@ -73,10 +75,12 @@ def instance_scores(
     return box_scores * np.where(above.any(axis=1), above_mean, 0.0)
 
 
-def rle_instance_scores(keypoint_scores: np.ndarray, box_scores: np.ndarray) -> np.ndarray:
-    """Person scores (M,) as mmpose's ``score_mode='bbox_rle'``: box score + mean + max of the
-    keypoint scores (M, K)."""
-    return box_scores + keypoint_scores.mean(axis=1) + keypoint_scores.max(axis=1)
+def additive_instance_scores(
+    keypoint_scores: np.ndarray, box_scores: np.ndarray, max_weight: float = 1.0
+) -> np.ndarray:
+    """Person scores (M,): box score + mean + ``max_weight`` x max of the keypoint scores
+    (M, K): mmpose's ``score_mode='bbox_rle'`` (weight 1), AlphaPose's validation (1.25)."""
+    return box_scores + keypoint_scores.mean(axis=1) + max_weight * keypoint_scores.max(axis=1)
 
 
 def oks_nms(
@@ -161,7 +165,8 @@ class CocoKeypointAP(KeypointMetric):
         parts: optional ``{name: (start, end)}`` keypoint ranges also scored on their own, as
             the whole-body evaluations do (Halpe: body, foot, face, hand): ``AP/<name>`` and
             ``AR/<name>``; a person counts for a part only when that part has labelled keypoints.
-        rescoring: one of ``RESCORING``: "bbox_keypoint" (default) or "bbox_rle" (mmpose RLE).
+        rescoring: one of ``RESCORING``: "bbox_keypoint" (default), "bbox_rle" (mmpose RLE) or
+            "bbox_alphapose" (AlphaPose).
         nms_area: one of ``NMS_AREAS``: the area OKS-NMS reads, "box" (the person box, default)
             or "padded" (the crop's area: official HRNet code and mmpose; needs meta "scale").
 
@@ -171,7 +176,7 @@ class CocoKeypointAP(KeypointMetric):
     counts as a miss. Each prediction's instance score is
     ``bbox_score * mean(keypoint scores > score_threshold)`` (0 when none is above, as the official
     HRNet code and mmpose), or with ``rescoring="bbox_rle"`` ``bbox_score + mean + max`` of the
-    keypoint scores. With ``use_detections``, OKS-NMS (areas from the predicted boxes, or the
+    keypoint scores (``"bbox_alphapose"``: ``+ 1.25 max``). With ``use_detections``, OKS-NMS (areas from the predicted boxes, or the
     padded crops with ``nms_area="padded"``) runs on these rescored instances before evaluation. All images of ``ann_file`` are evaluated.
 
     ``compute()`` returns ``AP, AP50, AP75, APm, APl, AR, AR50, AR75, ARm, ARl`` as fractions
@@ -295,8 +300,10 @@ class CocoKeypointAP(KeypointMetric):
         box_scores = states["bbox_score"].double().cpu().numpy()  # (N,)
         image_ids = states["image_id"].cpu().numpy()  # (N,)
 
-        if self.rescoring == "bbox_rle":
-            person_scores = rle_instance_scores(kpt_scores, box_scores)  # (N,)
+        if self.rescoring in _MAX_WEIGHT:
+            person_scores = additive_instance_scores(
+                kpt_scores, box_scores, _MAX_WEIGHT[self.rescoring]
+            )  # (N,)
         else:
             person_scores = instance_scores(kpt_scores, box_scores, self.score_threshold)
 
