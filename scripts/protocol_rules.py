@@ -76,7 +76,8 @@ def scores(predictions: Predictions, data, **metric_options) -> dict[str, float]
             "image_id": predictions.image_ids, "area": predictions.areas,
             "scale": predictions.crop_scales}
     meta = {key: torch.from_numpy(value) for key, value in meta.items()}
-    keypoints, kpt_scores = torch.from_numpy(predictions.keypoints), torch.from_numpy(predictions.scores)
+    keypoints = torch.from_numpy(predictions.keypoints)  # (N, K, 2)
+    kpt_scores = torch.from_numpy(predictions.scores)  # (N, K)
     ap_metric = CocoKeypointAP(str(data.resolve(data.val_ann)), spec=data.spec,
                                use_detections=data.use_det_boxes, **metric_options)
     ap_metric.update(keypoints, kpt_scores, meta)

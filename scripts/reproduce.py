@@ -51,7 +51,8 @@ def parse(argv: list[str]) -> tuple[dict[str, str], list[str]]:
             overrides.append(arg)
     missing = [key for key in ("experiment", "checkpoint") if key not in own]
     if missing:
-        raise SystemExit(f"reproduce.py: give {' and '.join(k + '=...' for k in missing)}\n{__doc__}")
+        needed = " and ".join(f"{key}=..." for key in missing)
+        raise SystemExit(f"reproduce.py: give {needed}\n{__doc__}")
     return own, overrides
 
 

@@ -27,8 +27,8 @@ SCORE_RULES = ("mean", "min", "max", "raw", "relative")
 # the flip test's correction of the reversed x bins: "exact" (posekit: Wx - 1 - (W - 1) k bins),
 # "none" (mmpose's flip_vectors, RTMPose), "one_bin" (the official SimCC code's SHIFT_HEATMAP)
 FLIP_SHIFTS = ("exact", "none", "one_bin")
-# keypoints whose score is <= 0: kept at their argmax ("keep") or set to -1 in the crop
-# ("minus_one": mmpose's get_simcc_maximum, before the crop is mapped back to the image)
+# keypoints whose score is <= 0: kept at their argmax ("keep") or set to bin -1, crop
+# coordinate -1/k ("minus_one": mmpose's get_simcc_maximum, then its division by k)
 NONPOSITIVE_KEYPOINTS = ("keep", "minus_one")
 # what the flip test averages: the raw outputs (official SimDR*) or their softmax (SimDR)
 FLIP_AVERAGES = ("logits", "probabilities")
@@ -243,7 +243,9 @@ class SimCCCodec(Codec):
         else:  # "min", "raw" and "relative"
             scores = torch.minimum(peak_x, peak_y)
         if self.nonpositive_keypoints == "minus_one":
-            keypoints = torch.where((scores <= 0).unsqueeze(-1), -1.0, keypoints)
+            # mmpose sets the bin to -1, then divides by k
+            invalid = (scores <= 0).unsqueeze(-1)  # (N, K, 1)
+            keypoints = torch.where(invalid, -1.0 / self.split_ratio, keypoints)
         return keypoints, scores  # (N, K, 2), (N, K)
 
     def flip_average(

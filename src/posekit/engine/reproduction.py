@@ -69,7 +69,8 @@ def protocol_stamp(cfg: DictConfig, boxes: str) -> dict[str, Any]:
     ``"detections"``."""
     model = OmegaConf.to_container(cfg.model, resolve=True)
     data = cfg.data
-    ap = OmegaConf.to_container(data.metrics, resolve=True).get("ap", {}) if "metrics" in data else {}
+    metrics = OmegaConf.to_container(data.metrics, resolve=True) if "metrics" in data else {}
+    ap = metrics.get("ap", {})
     stamp: dict[str, Any] = {"boxes": boxes}
     if boxes == "detections":
         stamp["detections_file"] = str(data.get("val_det_file"))
@@ -78,7 +79,9 @@ def protocol_stamp(cfg: DictConfig, boxes: str) -> dict[str, Any]:
     if ap:
         stamp["rescoring"] = ap.get("rescoring", "bbox_keypoint")
         stamp["keypoint_score_threshold"] = ap.get("score_threshold", 0.2)
-        stamp["oks_nms"] = f"threshold {ap.get('nms_threshold', 0.9)}, area {ap.get('nms_area', 'box')}"
+        stamp["oks_nms"] = (
+            f"threshold {ap.get('nms_threshold', 0.9)}, area {ap.get('nms_area', 'box')}"
+        )
     stamp["input_normalisation"] = {
         "mean": model.get("pixel_mean", [0.485, 0.456, 0.406]),
         "std": model.get("pixel_std", [0.229, 0.224, 0.225]),

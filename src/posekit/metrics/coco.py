@@ -176,8 +176,9 @@ class CocoKeypointAP(KeypointMetric):
     counts as a miss. Each prediction's instance score is
     ``bbox_score * mean(keypoint scores > score_threshold)`` (0 when none is above, as the official
     HRNet code and mmpose), or with ``rescoring="bbox_rle"`` ``bbox_score + mean + max`` of the
-    keypoint scores (``"bbox_alphapose"``: ``+ 1.25 max``). With ``use_detections``, OKS-NMS (areas from the predicted boxes, or the
-    padded crops with ``nms_area="padded"``) runs on these rescored instances before evaluation. All images of ``ann_file`` are evaluated.
+    keypoint scores (``"bbox_alphapose"``: ``+ 1.25 max``). With ``use_detections``, OKS-NMS
+    (areas from the predicted boxes, or the padded crops with ``nms_area="padded"``) runs on
+    these rescored instances before evaluation. All images of ``ann_file`` are evaluated.
 
     ``compute()`` returns ``AP, AP50, AP75, APm, APl, AR, AR50, AR75, ARm, ARl`` as fractions
     (pycocotools' ``-1`` where an area range has no ground truth); without predictions it returns
