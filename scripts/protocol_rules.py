@@ -101,15 +101,17 @@ def main() -> None:
     gt = datamodule(ckpt_cfg, None)
     print("| boxes | rule | PCK@0.05 | AP | people kept | distinct person scores |")
     print("|---|---|---|---|---|---|")
-    for label, options in [
-        ("score relative (posekit), flip exact", {"score_rule": "relative"}),
-        ("score mean (posekit before)", {"score_rule": "mean"}),
-        ("score min (official SimDR*)", {"score_rule": "min"}),
-        ("score raw (mmpose)", {"score_rule": "raw"}),
-        ("flip none (mmpose)", {"flip_shift": "none"}),
-        ("flip one_bin (official SimCC)", {"flip_shift": "one_bin"}),
+    for label, options, metric_options in [
+        ("score relative (posekit), flip exact", {"score_rule": "relative"}, {}),
+        ("score mean (posekit before)", {"score_rule": "mean"}, {}),
+        ("score min, threshold 0.2", {"score_rule": "min"}, {}),
+        ("score min, threshold 0.01 (official SimDR*)", {"score_rule": "min"},
+         {"score_threshold": 0.01}),
+        ("score raw (mmpose)", {"score_rule": "raw"}, {}),
+        ("flip none (mmpose)", {"flip_shift": "none"}, {}),
+        ("flip one_bin (official SimCC)", {"flip_shift": "one_bin"}, {}),
     ]:
-        values = scores(predict(model, gt, **options), gt)
+        values = scores(predict(model, gt, **options), gt, **metric_options)
         print(f"| ground truth | {label} | {values['PCK@0.05']:.4f} | {values['AP']:.4f} | "
               f"{values['kept']} | {values['distinct']} |")
     args.work.mkdir(parents=True, exist_ok=True)
