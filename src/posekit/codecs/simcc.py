@@ -64,7 +64,7 @@ class SimCCCodec(Codec):
         label_type: "gaussian" or "onehot".
         label_smoothing: eps in [0, 1) of the one-hot labels.
         normalize: divide the Gaussian labels by ``sigma sqrt(2 pi)``.
-        score_rule: one of ``SCORE_RULES``: "mean", "min", "max", "raw".
+        score_rule: one of ``SCORE_RULES``: "relative" (default), "mean", "min", "max", "raw".
         flip_average_of: one of ``FLIP_AVERAGES``: "logits" or "probabilities".
         flip_shift: one of ``FLIP_SHIFTS``: how the reversed x bins are corrected (see
             :meth:`flip_outputs`): "exact", "none" (mmpose) or "one_bin" (official SimCC).
@@ -85,7 +85,7 @@ class SimCCCodec(Codec):
         label_type: str = "gaussian",
         label_smoothing: float = 0.0,
         normalize: bool = True,
-        score_rule: str = "mean",
+        score_rule: str = "relative",
         flip_average_of: str = "logits",
         flip_shift: str = "exact",
         nonpositive_keypoints: str = "keep",
