@@ -65,7 +65,8 @@ def data_overrides(dataset: str, fixtures_dir: Path, mpii_root: Path, tmp_path: 
         "halpe26": (".", "halpe/test_halpe.json", "coco"),
         "halpe136": (".", "halpe/test_halpe.json", "coco"),
     }[dataset]
-    detections = ["data.val_det_file=test_coco_det_AP_H_56.json"] if dataset == "coco" else []
+    detections = {"coco": ["data.val_det_file=test_coco_det_AP_H_56.json"],
+                  "crowdpose": ["data.val_det_file=test_crowdpose_det_AP_40.json"]}.get(dataset, [])
     return [
         f"data.root={fixtures_dir / folder}",
         f"data.train_ann={ann}",
@@ -116,7 +117,8 @@ def test_experiment_composes_to_its_recipe(experiment, tmp_path):
     assert cfg.data.monitor == ("val/PCKh" if dataset == "mpii" else "val/AP")
     # official HRNet / SimCC / mmpose evaluation: OKS-NMS on the padded crop area
     assert cfg.protocol.nms_area == "padded" and cfg.protocol.rescoring == "bbox_keypoint"
-    assert cfg.data.get("use_det_boxes", False) == (experiment == "hrnet_heatmap_coco")
+    assert cfg.data.get("use_det_boxes", False) == (
+        experiment in ("hrnet_heatmap_coco", "hrnet_heatmap_crowdpose"))
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
