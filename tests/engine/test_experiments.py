@@ -65,12 +65,15 @@ def data_overrides(dataset: str, fixtures_dir: Path, mpii_root: Path, tmp_path: 
         "halpe26": (".", "halpe/test_halpe.json", "coco"),
         "halpe136": (".", "halpe/test_halpe.json", "coco"),
     }[dataset]
+    detections = {"coco": ["data.val_det_file=test_coco_det_AP_H_56.json"],
+                  "crowdpose": ["data.val_det_file=test_crowdpose_det_AP_40.json"]}.get(dataset, [])
     return [
         f"data.root={fixtures_dir / folder}",
         f"data.train_ann={ann}",
         f"data.val_ann={ann}",
         f"data.train_images={images}",
         f"data.val_images={images}",
+        *detections,
     ]
 
 
@@ -100,6 +103,9 @@ def test_experiment_composes_to_its_recipe(experiment, tmp_path):
         assert cfg.model.codec.label_type == "gaussian" and cfg.model.loss._target_.endswith("KLDiscretLoss")
         # official SimDR* (validate_sa_simdr): min of the two peaks, flip test on raw outputs
         assert (cfg.model.codec.score_rule, cfg.model.codec.flip_average_of) == ("min", "logits")
+        # its flip shifts one bin (SHIFT_HEATMAP); its IN_VIS_THRE 0.01 suits softmax peaks
+        assert cfg.model.codec.flip_shift == "one_bin"
+        assert cfg.protocol.keypoint_score_threshold == 0.01
     else:
         assert cfg.model.codec._target_.endswith("MSRAHeatmapCodec")
         assert list(cfg.model.codec.heatmap_size) == [width // 4, height // 4]
@@ -109,6 +115,10 @@ def test_experiment_composes_to_its_recipe(experiment, tmp_path):
     assert cfg.trainer.max_epochs == 210 and list(cfg.model.scheduler.milestones) == [170, 200]
     assert cfg.model.scheduler.gamma == 0.1 and cfg.model.flip_test
     assert cfg.data.monitor == ("val/PCKh" if dataset == "mpii" else "val/AP")
+    # official HRNet / SimCC / mmpose evaluation: OKS-NMS on the padded crop area
+    assert cfg.protocol.nms_area == "padded" and cfg.protocol.rescoring == "bbox_keypoint"
+    assert cfg.data.get("use_det_boxes", False) == (
+        experiment in ("hrnet_heatmap_coco", "hrnet_heatmap_crowdpose"))
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
@@ -137,7 +147,8 @@ def test_experiment_trains_one_step(experiment, fixtures_dir, mpii_root, tmp_pat
     cfg = compose_config("train", overrides, tmp_path)
     metrics = train(cfg)
     assert metrics["train/loss"] > 0
-    assert metrics["val/boxes"] == "gt"
+    # the published COCO recipes validate on the person detections, as their papers
+    assert metrics["val/boxes"] == ("detections" if cfg.data.get("use_det_boxes") else "gt")
     assert (tmp_path / "metrics.json").is_file()
     if dataset in MIXED:  # each validated source's own metrics, under its name
         assert {f"val/{source}/PCK@0.05" for source in MIXED[dataset][2]} <= set(metrics)
@@ -201,6 +212,11 @@ def test_rtmpose_experiment_follows_mmpose_config(tmp_path):
     switch = cfg.callbacks.augmentation_switch
     assert switch.epoch == 390 and switch.settings.augmentation.scale_factor == 0.25
     assert cfg.data.augmentation.scale_factor == 0.4 and "ema" in cfg.callbacks
+    # mmpose's evaluation: raw maxima, -1 where <= 0, no flip correction, detections, padded NMS
+    assert (codec.score_rule, codec.nonpositive_keypoints, codec.flip_shift) == (
+        "raw", "minus_one", "none")
+    assert cfg.data.use_det_boxes and cfg.protocol.nms_area == "padded"
+    assert (cfg.published.metric, cfg.published.value) == ("val/AP", 0.746)
 
 
 @pytest.mark.parametrize("dataset", ["coco", "halpe136"])

@@ -49,3 +49,10 @@ def test_family_experiment_is_mmposes_recipe(experiment, tmp_path):
         assert model.head.debias == debias and model.head.beta == (10.0 if debias else 1.0)
     if "RLELoss" in losses:
         assert (model.loss.q_distribution, model.loss.residual) == ("laplace", True)
+    # mmpose's evaluation (CocoMetric, oks_nms on the packed bbox_scales, AP_H_56 detections)
+    assert cfg.data.use_det_boxes and cfg.protocol.nms_area == "padded"
+    assert cfg.protocol.rescoring == ("bbox_rle" if "RLELoss" in losses else "bbox_keypoint")
+    assert cfg.published.metric == "val/AP" and cfg.published.weights.startswith(
+        "https://download.openmmlab.com/mmpose/")
+    if codec == "UDPHeatmapCodec":
+        assert model.codec.decode_scale == "mmpose"  # UDPHeatmap.decode: / (w - 1) * W

@@ -308,3 +308,17 @@ def test_per_sample_losses_average_to_the_batch_loss(loss_name):
         weights[1:],
     )
     torch.testing.assert_close(per_sample[1], alone)
+
+
+def test_input_normalisation_follows_the_recipe(tmp_path):
+    """AlphaPose's weights read mean-subtracted images without std division."""
+    from helpers import compose_config
+
+    from posekit.models.checkpoint import build_model
+
+    cfg = compose_config("train", ["data.input_size=[48,64]", "+recipe=alphapose_eval"], tmp_path)
+    assert cfg.protocol.rescoring == "bbox_alphapose"
+    model = build_model(cfg)
+    image = torch.tensor([255, 0, 51], dtype=torch.uint8).view(1, 3, 1, 1).expand(1, 3, 2, 2)
+    expected = torch.tensor([1 - 0.406, -0.457, 0.2 - 0.480]).view(1, 3, 1, 1).expand(1, 3, 2, 2)
+    torch.testing.assert_close(model.normalize(image), expected)

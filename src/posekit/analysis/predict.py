@@ -9,7 +9,6 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from posekit.core.batch import META_KEYS
 from posekit.data.datamodule import TopDownDataModule
 from posekit.models.pose_module import TopDownPoseModule
 
@@ -44,6 +43,7 @@ class Predictions:
     image_ids: np.ndarray  # (N,)
     image_paths: list[str]  # (N,)
     samples: dict[int, SampleOutputs] = field(default_factory=dict)  # by sample index
+    crop_scales: np.ndarray | None = None  # (N, 2) crop (w, h) in image pixels
 
     def __len__(self) -> int:
         return len(self.sample_idx)
@@ -96,6 +96,7 @@ def predict_dataset(
             "scores": prediction.scores,  # (B, K)
             "gt_keypoints": batch["gt_keypoints"],
             "boxes": batch["bbox"], "box_scores": batch["bbox_score"], "areas": batch["area"],
+            "crop_scales": batch["scale"],
             "sample_idx": batch["sample_idx"], "image_ids": batch["image_id"],
         }
         for name, value in arrays.items():
@@ -122,11 +123,13 @@ def evaluate_predictions(
 ) -> dict[str, float]:
     """The data set's metrics (``datamodule.build_metrics()``) of ``predictions``, named as in
     ``metrics.json`` (``val/PCK@0.05``, ``val/AP``, ...)."""
-    columns = (
-        predictions.sample_idx, predictions.gt_keypoints, predictions.boxes,
-        predictions.box_scores, predictions.image_ids, predictions.areas,
-    )  # in the order of META_KEYS
-    meta = {key: torch.from_numpy(column) for key, column in zip(META_KEYS, columns)}
+    columns = {
+        "sample_idx": predictions.sample_idx, "gt_keypoints": predictions.gt_keypoints,
+        "bbox": predictions.boxes, "bbox_score": predictions.box_scores,
+        "image_id": predictions.image_ids, "area": predictions.areas,
+        "scale": predictions.crop_scales,
+    }  # META_KEYS
+    meta = {key: torch.from_numpy(value) for key, value in columns.items() if value is not None}
     results: dict[str, float] = {}
     for metric in datamodule.build_metrics():
         metric.update(

@@ -16,6 +16,10 @@ from posekit.codecs.base import Codec, as_size, check_keypoints, flip_index_tens
 
 COORDS = "coords"  # (N, K, 2) normalised coordinates, the target
 CONFIDENCE = "confidence"  # (N, K) the head's keypoint scores, not a target
+# the flip test's mirror of the coordinates: "exact" (posekit: u = -u' - 1/W) or "alphapose"
+# (AlphaPose's flip_heatmap(shift=True) before the integral: the reversed maps moved one
+# column right, which mirrors the expected coordinate as u = -u')
+FLIP_RULES = ("exact", "alphapose")
 
 
 class AlphaPoseIntegralCodec(Codec):
@@ -23,14 +27,21 @@ class AlphaPoseIntegralCodec(Codec):
     are unlabelled or outside the crop (their targets are 0).
 
     Decoding reads ``coords`` and the head's ``confidence`` (AlphaPose: the peak of the
-    sigmoid heatmap). The flip is exact: mirrored pixel ``W - 1 - x`` has
-    ``u' = -u - 1 / W``, so ``u = -u' - 1 / W``.
+    sigmoid heatmap). The flip is exact (``flip_rule="exact"``): mirrored pixel ``W - 1 - x``
+    has ``u' = -u - 1 / W``, so ``u = -u' - 1 / W``. AlphaPose's own code (``"alphapose"``)
+    reverses the maps and moves them one column right (``flip_heatmap(..., shift=True)``)
+    before the integral, which gives ``u = -u'`` (up to the mass in the first and last
+    columns, which that shift repeats and drops): 1 input pixel right of the exact mirror.
     """
 
     output_keys = (COORDS,)
+    repr_fields = ("input_size", "flip_rule")
 
-    def __init__(self, input_size: Sequence[int]) -> None:
+    def __init__(self, input_size: Sequence[int], flip_rule: str = "exact") -> None:
         self.input_size = as_size("input_size", input_size)
+        if flip_rule not in FLIP_RULES:
+            raise ValueError(f"flip_rule must be one of {FLIP_RULES}, got {flip_rule!r}")
+        self.flip_rule = flip_rule
 
     def encode(self, keypoints: np.ndarray, visible: np.ndarray) -> dict[str, np.ndarray]:
         keypoints, labelled = check_keypoints(keypoints, visible)  # (K, 2), (K,)
@@ -56,7 +67,8 @@ class AlphaPoseIntegralCodec(Codec):
         coords = outputs[COORDS]
         index = flip_index_tensor(flip_index, coords.shape[1], coords.device)
         flipped = coords[:, index].clone()
-        flipped[..., 0] = -flipped[..., 0] - 1.0 / self.input_size[0]
+        offset = 1.0 / self.input_size[0] if self.flip_rule == "exact" else 0.0
+        flipped[..., 0] = -flipped[..., 0] - offset
         result = {COORDS: flipped}
         if CONFIDENCE in outputs:
             result[CONFIDENCE] = outputs[CONFIDENCE][:, index]

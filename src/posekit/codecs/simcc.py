@@ -18,10 +18,18 @@ from posekit.codecs.base import (
 )
 
 _LABEL_TYPES = ("gaussian", "onehot")
-# keypoint score from the two axes' peaks: softmax maxima combined by mean (posekit's former
-# rule), min (official SimDR*, sa-simdr), max (official SimDR); "raw": the smaller of the raw
-# output maxima, without softmax (mmpose's get_simcc_maximum, RTMPose)
-SCORE_RULES = ("mean", "min", "max", "raw")
+# keypoint score from the two axes' peaks: softmax maxima combined by mean, min (official
+# SimDR*, sa-simdr), max (official SimDR); "raw": the smaller of the raw output maxima, without
+# softmax (mmpose's get_simcc_maximum, RTMPose); "relative": the smaller of the softmax maxima
+# each divided by the peak of the codec's own label distribution (1 for a perfect prediction,
+# as a heatmap peak: posekit's rule, on the scale of COCO's 0.2 rescoring threshold)
+SCORE_RULES = ("mean", "min", "max", "raw", "relative")
+# the flip test's correction of the reversed x bins: "exact" (posekit: Wx - 1 - (W - 1) k bins),
+# "none" (mmpose's flip_vectors, RTMPose), "one_bin" (the official SimCC code's SHIFT_HEATMAP)
+FLIP_SHIFTS = ("exact", "none", "one_bin")
+# keypoints whose score is <= 0: kept at their argmax ("keep") or set to bin -1, crop
+# coordinate -1/k ("minus_one": mmpose's get_simcc_maximum, then its division by k)
+NONPOSITIVE_KEYPOINTS = ("keep", "minus_one")
 # what the flip test averages: the raw outputs (official SimDR*) or their softmax (SimDR)
 FLIP_AVERAGES = ("logits", "probabilities")
 
@@ -56,14 +64,17 @@ class SimCCCodec(Codec):
         label_type: "gaussian" or "onehot".
         label_smoothing: eps in [0, 1) of the one-hot labels.
         normalize: divide the Gaussian labels by ``sigma sqrt(2 pi)``.
-        score_rule: one of ``SCORE_RULES``: "mean", "min", "max", "raw".
+        score_rule: one of ``SCORE_RULES``: "relative" (default), "mean", "min", "max", "raw".
         flip_average_of: one of ``FLIP_AVERAGES``: "logits" or "probabilities".
+        flip_shift: one of ``FLIP_SHIFTS``: how the reversed x bins are corrected (see
+            :meth:`flip_outputs`): "exact", "none" (mmpose) or "one_bin" (official SimCC).
+        nonpositive_keypoints: one of ``NONPOSITIVE_KEYPOINTS``: "keep" or "minus_one".
     """
 
     output_keys = ("simcc_x", "simcc_y")
     repr_fields = (
         "input_size", "split_ratio", "sigma", "label_type", "label_smoothing", "normalize",
-        "score_rule", "flip_average_of",
+        "score_rule", "flip_average_of", "flip_shift_rule", "nonpositive_keypoints",
     )  # fmt: skip
 
     def __init__(
@@ -74,8 +85,10 @@ class SimCCCodec(Codec):
         label_type: str = "gaussian",
         label_smoothing: float = 0.0,
         normalize: bool = True,
-        score_rule: str = "mean",
+        score_rule: str = "relative",
         flip_average_of: str = "logits",
+        flip_shift: str = "exact",
+        nonpositive_keypoints: str = "keep",
     ) -> None:
         self.input_size = as_size("input_size", input_size)
         self.split_ratio = as_positive("split_ratio", split_ratio)
@@ -107,6 +120,14 @@ class SimCCCodec(Codec):
                 f"flip_average_of must be one of {FLIP_AVERAGES}, got {flip_average_of!r}"
             )
         self.flip_average_of = flip_average_of
+        for name, value, allowed in (
+            ("flip_shift", flip_shift, FLIP_SHIFTS),
+            ("nonpositive_keypoints", nonpositive_keypoints, NONPOSITIVE_KEYPOINTS),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        self.flip_shift_rule = flip_shift
+        self.nonpositive_keypoints = nonpositive_keypoints
         # (Wx, Hy): number of bins of each axis
         self.simcc_size = (
             int(self.input_size[0] * self.split_ratio),
@@ -120,7 +141,21 @@ class SimCCCodec(Codec):
         # bins by which the reversed x vector of the flipped crop lies too far right
         # (see flip_outputs); rounded to drop floating-point noise
         exact_shift = self.simcc_size[0] - 1 - (self.input_size[0] - 1) * self.split_ratio
-        self.flip_shift = round(exact_shift, 9)
+        shifts = {"exact": round(exact_shift, 9), "none": 0.0, "one_bin": 1.0}
+        self.flip_shift = shifts[flip_shift]
+        # (x, y): the peak of each axis' label distribution (labels / their sum) for a keypoint
+        # at a bin centre, what the softmax of a perfect prediction peaks at ("relative" rule)
+        self.label_peak = (
+            self._label_peak(self.simcc_size[0], self.sigma[0]),
+            self._label_peak(self.simcc_size[1], self.sigma[1]),
+        )
+
+    def _label_peak(self, bins: int, sigma: float) -> float:
+        """The largest value of one axis' labels divided by their sum (mid-axis keypoint)."""
+        if self.label_type == "onehot":
+            return 1.0 - self.label_smoothing
+        labels = self._labels(np.array([bins / 2.0]), bins, sigma)[0].astype(np.float64)
+        return float(labels.max() / labels.sum())
 
 
     # ------------------------------------------------------------------ encode (numpy)
@@ -198,13 +233,19 @@ class SimCCCodec(Codec):
         else:
             peak_x, index_x = simcc_x.softmax(dim=-1).max(dim=-1)  # (N, K)
             peak_y, index_y = simcc_y.softmax(dim=-1).max(dim=-1)  # (N, K)
+        if self.score_rule == "relative":
+            peak_x, peak_y = peak_x / self.label_peak[0], peak_y / self.label_peak[1]
         keypoints = torch.stack([index_x, index_y], dim=-1).float() / self.split_ratio  # (N, K, 2)
         if self.score_rule == "mean":
             scores = 0.5 * (peak_x + peak_y)
         elif self.score_rule == "max":
             scores = torch.maximum(peak_x, peak_y)
-        else:  # "min" and "raw"
+        else:  # "min", "raw" and "relative"
             scores = torch.minimum(peak_x, peak_y)
+        if self.nonpositive_keypoints == "minus_one":
+            # mmpose sets the bin to -1, then divides by k
+            invalid = (scores <= 0).unsqueeze(-1)  # (N, K, 1)
+            keypoints = torch.where(invalid, -1.0 / self.split_ratio, keypoints)
         return keypoints, scores  # (N, K, 2), (N, K)
 
     def flip_average(
@@ -235,7 +276,9 @@ class SimCCCodec(Codec):
         A fractional s interpolates linearly between the two neighbouring integer shifts; the bins
         vacated at the border repeat the edge value. y only has its channels swapped.
 
-        The official SimCC code always shifts one bin, which is right only at k = 2.
+        The official SimCC code always shifts one bin, which is right only at k = 2
+        (``flip_shift="one_bin"``); mmpose does not shift (``flip_shift="none"``), which leaves
+        the flipped half k - 1 bins too far right.
         """
         simcc_x, simcc_y = outputs["simcc_x"], outputs["simcc_y"]  # (N, K, Wx), (N, K, Hy)
         index = flip_index_tensor(flip_index, simcc_x.shape[1], simcc_x.device)

@@ -23,6 +23,9 @@ from posekit.codecs.base import (
 # mmpose's DARK-UDP clips the blurred heatmaps to [1e-3, 50] before the log
 _LOG_CLIP = (1e-3, 50.0)
 _HESSIAN_EPS = float(np.finfo(np.float32).eps)
+# heatmap pixels -> input pixels when decoding: (W-1)/(w-1) as the encoding ("udp"), or
+# W/(w-1) as mmpose's UDPHeatmap.decode ("mmpose")
+DECODE_SCALES = ("udp", "mmpose")
 
 
 class UDPHeatmapCodec(Codec):
@@ -36,7 +39,10 @@ class UDPHeatmapCodec(Codec):
 
     Decoding: argmax, then mmpose's DARK-UDP step (blur with zero padding keeping the maximum,
     clip to [1e-3, 50], log, edge padding, one Newton step with the Hessian + eps I; no step
-    where that matrix is singular), then times ``factor``. Score: the maximum. Flip test:
+    where that matrix is singular), then times ``factor`` (``decode_scale="udp"``, consistent
+    with the encoding) or times ``(W, H) / (w-1, h-1)`` (``"mmpose"``: mmpose's
+    ``UDPHeatmap.decode``, ``/ (w-1) * W``, against its encoding's ``(W-1) / (w-1)``: a keypoint
+    at input x decodes to ``x W / (W-1)``). Score: the maximum. Flip test:
     reverse the columns and swap left/right: column u -> w-1-u is exactly input x -> W-1-x (no
     shift).
 
@@ -47,10 +53,13 @@ class UDPHeatmapCodec(Codec):
         blur_kernel_size: odd size of the decoding blur (OpenCV's sigma for that size).
         refine: the DARK-UDP step (mmpose always takes it); without it, the argmax x factor
             (what exported graphs decode, see ``posekit.deploy.export.export_codec``).
+        decode_scale: one of ``DECODE_SCALES``: "udp" (posekit, self-consistent) or "mmpose".
     """
 
     output_keys = ("heatmaps",)
-    repr_fields = ("input_size", "heatmap_size", "sigma", "blur_kernel_size", "refine")
+    repr_fields = (
+        "input_size", "heatmap_size", "sigma", "blur_kernel_size", "refine", "decode_scale"
+    )
     needs_udp_crops = True  # its pixel grid is UDP's: the crops must be too (data.udp)
 
     def __init__(
@@ -60,6 +69,7 @@ class UDPHeatmapCodec(Codec):
         sigma: float = 2.0,
         blur_kernel_size: int = 11,
         refine: bool = True,
+        decode_scale: str = "udp",
     ) -> None:
         self.input_size = as_size("input_size", input_size)
         self.heatmap_size = as_size("heatmap_size", heatmap_size)
@@ -71,6 +81,14 @@ class UDPHeatmapCodec(Codec):
         self.factor = (
             (self.input_size[0] - 1) / (self.heatmap_size[0] - 1),
             (self.input_size[1] - 1) / (self.heatmap_size[1] - 1),
+        )
+        if decode_scale not in DECODE_SCALES:
+            raise ValueError(f"decode_scale must be one of {DECODE_SCALES}, got {decode_scale!r}")
+        self.decode_scale = decode_scale
+        # input pixels per heatmap pixel when decoding, (x, y)
+        self.decode_factor = self.factor if decode_scale == "udp" else (
+            self.input_size[0] / (self.heatmap_size[0] - 1),
+            self.input_size[1] / (self.heatmap_size[1] - 1),
         )
 
 
@@ -112,7 +130,7 @@ class UDPHeatmapCodec(Codec):
         ix, iy = index % w, index // w  # (N, K)
         if not self.refine:
             argmax = torch.stack([ix, iy], dim=-1).float()  # (N, K, 2) heatmap pixels
-            return argmax * heatmaps.new_tensor(self.factor), scores
+            return argmax * heatmaps.new_tensor(self.decode_factor), scores
         # the log and the Newton step in float64: on flat maps the step divides by a tiny Hessian
         log_map = self._blur(heatmaps).double().clamp(*_LOG_CLIP).log()  # (N, K, h, w)
         padded = F.pad(log_map.view(n * k, 1, h, w), (1, 1, 1, 1), mode="replicate")
@@ -136,7 +154,7 @@ class UDPHeatmapCodec(Codec):
         step_y = (a * grad[..., 1] - h_xy * grad[..., 0]) / det
         step = torch.stack([step_x, step_y], dim=-1) * safe.unsqueeze(-1)  # (N, K, 2)
         keypoints = torch.stack([ix, iy], dim=-1).double() - step  # (N, K, 2) heatmap pixels
-        keypoints = (keypoints * log_map.new_tensor(self.factor)).float()
+        keypoints = (keypoints * log_map.new_tensor(self.decode_factor)).float()
         return keypoints, scores
 
     def _blur(self, heatmaps: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,9 @@ from typing import TypedDict
 from torch import Tensor
 
 # The entries metrics read beside the predictions (see posekit.metrics.base.KeypointMetric).
-META_KEYS: tuple[str, ...] = ("sample_idx", "gt_keypoints", "bbox", "bbox_score", "image_id", "area")
+META_KEYS: tuple[str, ...] = (
+    "sample_idx", "gt_keypoints", "bbox", "bbox_score", "image_id", "area", "scale"
+)
 # The entries the model reads to map crop predictions back to the image.
 CROP_KEYS: tuple[str, ...] = ("center", "scale")
 
@@ -29,6 +31,7 @@ class Meta(TypedDict, total=False):
     bbox_score: Tensor  # (N,) float32: detector score (1 for ground-truth boxes)
     image_id: Tensor  # (N,) int64
     area: Tensor  # (N,) float32: annotated area, 0 where unknown
+    scale: Tensor  # (N, 2) float32: (w, h) in image pixels that the crop covers
 
 
 class Batch(Meta, total=False):
@@ -39,7 +42,6 @@ class Batch(Meta, total=False):
     keypoint_visible: Tensor  # (N, K) float32: 1 where labelled
     keypoint_weights: Tensor  # (N, K) float32: loss weight, 0 when unlabelled or outside
     center: Tensor  # (N, 2) float32: crop centre in image pixels
-    scale: Tensor  # (N, 2) float32: (w, h) in image pixels that the crop covers
 
 
 def meta_of(batch: Batch) -> Meta:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from posekit.data.datamodule import TopDownDataModule
+from posekit.data.datamodule import DataLayoutError, TopDownDataModule
 from posekit.data.formats.coco import load_coco_records, load_detection_records
 from posekit.data.records import PersonRecord
 
@@ -66,6 +66,23 @@ class CocoDataModule(TopDownDataModule):
                 raise ValueError("data.use_det_boxes=true needs data.val_det_file")
             paths.append(self.resolve(self.val_det_file))
         return paths
+
+    def check_layout(self) -> None:
+        """As the base class, with a message of its own when the detections file is missing."""
+        if self.use_det_boxes and self.val_det_file and self.root.is_dir():
+            path = self.resolve(self.val_det_file)
+            if not path.is_file():
+                raise DataLayoutError(
+                    f"validation uses person detections (data.use_det_boxes=true, the protocol "
+                    f"of the published number) but the detections file {path} does not exist. "
+                    f"For COCO it is COCO_val2017_detections_AP_H_56_person.json, from the "
+                    "'person_detection_results' folder of the HRNet README's downloads "
+                    "(github.com/leoxiaobin/deep-high-resolution-net.pytorch) or mmpose's COCO "
+                    "data preparation page; put it there or name it with data.val_det_file=<path>"
+                    ", or evaluate on ground-truth boxes with data.use_det_boxes=false (a higher "
+                    "AP than the published one)."
+                )
+        super().check_layout()
 
     def train_records(self) -> list[PersonRecord]:
         if not self.train_ann:

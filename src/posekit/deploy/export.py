@@ -8,8 +8,8 @@ Outputs: the head's raw outputs (``simcc_x`` (N, K, W*k) and ``simcc_y`` (N, K, 
 ``heatmaps`` (N, K, h, w)) or, with ``with_decode``, ``keypoints`` (N, K, 2) in crop pixels and
 ``scores`` (N, K): SimCC argmax / k, heatmap argmax plus the quarter-pixel shift. DARK
 (``unbiased`` heatmap codecs) is not part of the exported graph: such models export the
-argmax + quarter shift decoding; UDP heatmap codecs the argmax x (W-1)/(w-1), without the
-DARK-UDP step. With ``flip_test`` the graph also runs the flipped crop and
+argmax + quarter shift decoding; UDP heatmap codecs the argmax x (W-1)/(w-1) (mmpose's
+W/(w-1) with ``decode_scale="mmpose"``), without the DARK-UDP step. With ``flip_test`` the graph also runs the flipped crop and
 averages the outputs as evaluation does.
 
 ONNX goes through PyTorch's ``torch.export``-based exporter (torch >= 2.5 with ``onnxscript``);
@@ -113,7 +113,7 @@ def export_codec(codec: Codec) -> Codec:
         log.warning(
             "the model decodes UDP heatmaps with the DARK-UDP step, whose Newton step on flat "
             "maps is too sensitive for a parity check; the exported graph decodes the argmax x "
-            "(W-1)/(w-1), so its keypoints differ slightly from evaluation's"
+            "the codec's decode scale, so its keypoints differ slightly from evaluation's"
         )
         codec = copy.copy(codec)
         codec.refine = False

@@ -47,7 +47,7 @@ class KeypointMetric(Metric):
       * ``meta``: dict with at least ``"sample_idx"`` (N,) int64, unique per person record of the
         evaluation set, plus the entries a subclass lists in :attr:`meta_keys` among
         ``"gt_keypoints"`` (N, K, 3), ``"bbox"`` (N, 4) xywh, ``"bbox_score"`` (N,),
-        ``"image_id"`` (N,), ``"area"`` (N,). Other entries are ignored.
+        ``"image_id"`` (N,), ``"area"`` (N,), ``"scale"`` (N, 2). Other entries are ignored.
 
     ``compute()`` returns a flat ``dict[str, Tensor]`` of scalar tensors; a value that cannot be
     computed (nothing stored, nothing labelled) is absent, never 0. ``update`` refuses non-finite
@@ -122,6 +122,7 @@ class KeypointMetric(Metric):
             "bbox_score": (n,),
             "image_id": (n,),
             "area": (n,),
+            "scale": (n, 2),
         }
         for key in ("sample_idx", *self.meta_keys):
             if key not in meta:

@@ -37,6 +37,16 @@ STAT_KEYS = (
 UNDEFINED = -1.0  # pycocotools' value of a summary with no ground truth to compute it on
 # OKS scale of the crowdposetools / xtcocotools ``use_area=False`` convention: 0.53 x box area
 BOX_AREA_FACTOR = 0.53
+# person score from the box and keypoint scores: "bbox_keypoint" (box x mean of the keypoint
+# scores above the threshold: HRNet, mmpose's default), "bbox_rle" (box + mean + max of the
+# keypoint scores: mmpose's CocoMetric score_mode='bbox_rle', its RLE configs) or
+# "bbox_alphapose" (box + mean + 1.25 max: AlphaPose's scripts/validate.py)
+RESCORING = ("bbox_keypoint", "bbox_rle", "bbox_alphapose")
+_MAX_WEIGHT = {"bbox_rle": 1.0, "bbox_alphapose": 1.25}  # the additive rescorings' max term
+# the instance area OKS-NMS divides by: "box" (the person box w x h) or "padded" (the crop's
+# w x h in image pixels: the box fixed to the input aspect ratio and padded, x1.25: the
+# official HRNet code's all_boxes area and mmpose's bbox_scales product)
+NMS_AREAS = ("box", "padded")
 
 
 def oks_matrix(keypoints: np.ndarray, areas: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
@@ -65,6 +75,14 @@ def instance_scores(
     above = keypoint_scores > threshold  # (M, K)
     above_mean = (keypoint_scores * above).sum(axis=1) / np.maximum(above.sum(axis=1), 1)
     return box_scores * np.where(above.any(axis=1), above_mean, 0.0)
+
+
+def additive_instance_scores(
+    keypoint_scores: np.ndarray, box_scores: np.ndarray, max_weight: float = 1.0
+) -> np.ndarray:
+    """Person scores (M,): box score + mean + ``max_weight`` x max of the keypoint scores
+    (M, K): mmpose's ``score_mode='bbox_rle'`` (weight 1), AlphaPose's validation (1.25)."""
+    return box_scores + keypoint_scores.mean(axis=1) + max_weight * keypoint_scores.max(axis=1)
 
 
 def oks_nms(
@@ -150,14 +168,20 @@ class CocoKeypointAP(KeypointMetric):
         parts: optional ``{name: (start, end)}`` keypoint ranges also scored on their own, as
             the whole-body evaluations do (Halpe: body, foot, face, hand): ``AP/<name>`` and
             ``AR/<name>``; a person counts for a part only when that part has labelled keypoints.
+        rescoring: one of ``RESCORING``: "bbox_keypoint" (default), "bbox_rle" (mmpose RLE) or
+            "bbox_alphapose" (AlphaPose).
+        nms_area: one of ``NMS_AREAS``: the area OKS-NMS reads, "box" (the person box, default)
+            or "padded" (the crop's area: official HRNet code and mmpose; needs meta "scale").
 
     Annotations without ``iscrowd`` count as not crowded; ``num_keypoints`` is always counted
     from the visibility flags, and people whose box is empty once clipped to the image
     (:func:`posekit.core.boxes.clip_bbox`) are left out: the data loader skips both, so neither
     counts as a miss. Each prediction's instance score is
     ``bbox_score * mean(keypoint scores > score_threshold)`` (0 when none is above, as the official
-    HRNet code and mmpose). With ``use_detections``, OKS-NMS (areas from the predicted boxes)
-    runs on these rescored instances before evaluation. All images of ``ann_file`` are evaluated.
+    HRNet code and mmpose), or with ``rescoring="bbox_rle"`` ``bbox_score + mean + max`` of the
+    keypoint scores (``"bbox_alphapose"``: ``+ 1.25 max``). With ``use_detections``, OKS-NMS
+    (areas from the predicted boxes, or the padded crops with ``nms_area="padded"``) runs on
+    these rescored instances before evaluation. All images of ``ann_file`` are evaluated.
 
     ``compute()`` returns ``AP, AP50, AP75, APm, APl, AR, AR50, AR75, ARm, ARl`` as fractions
     (a number pycocotools cannot compute, its ``-1`` where an area range has no ground truth, is
@@ -179,8 +203,19 @@ class CocoKeypointAP(KeypointMetric):
         use_area: bool = True,
         keypoints_in_file: int | None = None,
         parts: Mapping[str, Sequence[int]] | None = None,
+        rescoring: str = "bbox_keypoint",
+        nms_area: str = "box",
         **kwargs: Any,
     ) -> None:
+        for name, value, allowed in (
+            ("rescoring", rescoring, RESCORING), ("nms_area", nms_area, NMS_AREAS)
+        ):
+            if value not in allowed:
+                raise ValueError(f"{type(self).__name__}: {name} must be one of {allowed}, "
+                                 f"got {value!r}")
+        self.rescoring, self.nms_area = rescoring, nms_area
+        if nms_area == "padded":  # the crops' (w, h) in image pixels, per instance
+            self.meta_keys = (*type(self).meta_keys, "scale")
         if sigmas is None:
             if kwargs.get("spec") is None:
                 raise ValueError(f"{type(self).__name__}: give sigmas or the keypoint spec")
@@ -275,11 +310,19 @@ class CocoKeypointAP(KeypointMetric):
         box_scores = states["bbox_score"].double().cpu().numpy()  # (N,)
         image_ids = states["image_id"].cpu().numpy()  # (N,)
 
-        person_scores = instance_scores(kpt_scores, box_scores, self.score_threshold)  # (N,)
+        if self.rescoring in _MAX_WEIGHT:
+            person_scores = additive_instance_scores(
+                kpt_scores, box_scores, _MAX_WEIGHT[self.rescoring]
+            )  # (N,)
+        else:
+            person_scores = instance_scores(kpt_scores, box_scores, self.score_threshold)
 
         order = np.arange(len(image_ids))
         if self.use_detections:
-            areas = boxes[:, 2] * boxes[:, 3]
+            if self.nms_area == "padded":
+                areas = states["scale"].double().cpu().numpy().prod(axis=1)  # (N,)
+            else:
+                areas = boxes[:, 2] * boxes[:, 3]
             kept: list[int] = []
             for image_id in np.unique(image_ids):
                 rows = np.flatnonzero(image_ids == image_id)

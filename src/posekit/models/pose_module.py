@@ -80,6 +80,10 @@ class TopDownPoseModule(L.LightningModule):
     ``compile``: the training step's network (backbone, neck, head) runs through
     ``torch.compile``; ``channels_last`` feeds it NHWC images (``"auto"``: on CPUs, where
     oneDNN's NHWC convolutions are faster; GPUs keep NCHW unless asked).
+
+    ``pixel_mean`` / ``pixel_std``: the input normalisation ``(image / 255 - mean) / std`` per
+    RGB channel; ImageNet's by default. Published weights trained otherwise name theirs in their
+    recipe (AlphaPose: mean (0.406, 0.457, 0.480) subtracted, no std division: std 1).
     """
 
     def __init__(
@@ -102,6 +106,8 @@ class TopDownPoseModule(L.LightningModule):
         backbone_lr_mult: float = 1.0,
         udp: bool = False,
         compile: bool = False,
+        pixel_mean: Sequence[float] = IMAGENET_MEAN,
+        pixel_std: Sequence[float] = IMAGENET_STD,
     ) -> None:
         super().__init__()
         strides, channels = check_backbone(backbone)
@@ -154,8 +160,13 @@ class TopDownPoseModule(L.LightningModule):
         # one normalised input (1, 3, H, W): Lightning's model summary counts the FLOPs with it
         width, height = codec.input_size
         self.example_input_array = torch.zeros(1, 3, int(height), int(width))
-        self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255)
-        self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255)
+        mean = torch.tensor([float(v) for v in pixel_mean])  # (3,) RGB fractions of 255
+        std = torch.tensor([float(v) for v in pixel_std])
+        if mean.shape != (3,) or std.shape != (3,) or not bool((std > 0).all()):
+            raise ValueError("model.pixel_mean and model.pixel_std list 3 values (R, G, B), std "
+                             f"> 0; got {list(pixel_mean)} and {list(pixel_std)}")
+        self.register_buffer("pixel_mean", mean.view(1, 3, 1, 1) * 255)
+        self.register_buffer("pixel_std", std.view(1, 3, 1, 1) * 255)
 
     def _build_aux(
         self,
@@ -189,7 +200,7 @@ class TopDownPoseModule(L.LightningModule):
 
     # --- network -------------------------------------------------------------------------
     def normalize(self, images: Tensor) -> Tensor:
-        """uint8 (N, 3, H, W) RGB -> float, ImageNet-normalised."""
+        """uint8 (N, 3, H, W) RGB -> float, normalised by ``pixel_mean`` and ``pixel_std``."""
         images = (images.float() - self.pixel_mean) / self.pixel_std
         if self.channels_last is True or (
             self.channels_last == "auto" and images.device.type == "cpu"
