@@ -20,7 +20,9 @@ CONFIDENCE = "confidence"  # (N, K) the head's keypoint scores, not a target
 
 class AlphaPoseIntegralCodec(Codec):
     """Targets ``coords`` (K, 2) = (x / W - 0.5, y / H - 0.5); weight 0 for keypoints that
-    are unlabelled or outside the crop (their targets are 0).
+    are unlabelled or (unless ``weight_outside``) outside the crop (their targets are 0).
+    ``weight_outside=True`` is AlphaPose's ``_integral_target_generator``: a labelled keypoint
+    outside the crop keeps weight 1 and its target beyond +-0.5.
 
     Decoding reads ``coords`` and the head's ``confidence`` (AlphaPose: the peak of the
     sigmoid heatmap). The flip is exact: mirrored pixel ``W - 1 - x`` has
@@ -29,13 +31,14 @@ class AlphaPoseIntegralCodec(Codec):
 
     output_keys = (COORDS,)
 
-    def __init__(self, input_size: Sequence[int]) -> None:
+    def __init__(self, input_size: Sequence[int], weight_outside: bool = False) -> None:
         self.input_size = as_size("input_size", input_size)
+        self.weight_outside = bool(weight_outside)
 
     def encode(self, keypoints: np.ndarray, visible: np.ndarray) -> dict[str, np.ndarray]:
         keypoints, labelled = check_keypoints(keypoints, visible)  # (K, 2), (K,)
         size = np.array(self.input_size, dtype=np.float64)
-        inside = ((keypoints >= 0) & (keypoints < size)).all(axis=1)
+        inside = ((keypoints >= 0) & (keypoints < size)).all(axis=1) | self.weight_outside
         weights = (labelled & inside).astype(np.float32)
         coords = np.where(weights[:, None] > 0, keypoints / size - 0.5, 0.0)
         return {COORDS: coords.astype(np.float32), "keypoint_weights": weights}
