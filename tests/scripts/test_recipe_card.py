@@ -12,7 +12,7 @@ from posekit.engine.recipe_card import card_rows, optimizer_groups
 
 COCO = 149_813
 # experiment -> published devices, and the differences that remain at those devices
-# (posekit's loader drops the last partial batch; AlphaPose's DPG restart is not reproduced)
+# (posekit's loader drops the last partial batch)
 PUBLISHED = {
     "hrnet_heatmap_coco": (4, {"iterations per epoch (149,813 people)"}),
     "hrnet_simcc_mpii": (4, {"iterations per epoch (22,246 people)"}),
@@ -21,7 +21,8 @@ PUBLISHED = {
     "resnet50_rle_coco": (8, {"iterations per epoch (149,813 people)"}),
     "resnet50_dsnt_coco_256x256": (8, {"iterations per epoch (149,813 people)"}),
     "cspnext_rtmcc_coco": (8, {"iterations per epoch (149,813 people)"}),
-    "mobilenetv3_fastposeintegral_halpe136": (4, {"model.scheduler.dpg_restart_epoch"}),
+    "mobilenetv3_fastposeintegral_halpe136": (4, set()),
+    "mobilenetv3_fastpose_coco": (4, {"iterations per epoch (149,813 people)"}),
 }
 
 

@@ -96,6 +96,8 @@ def schedule_points(cfg: DictConfig, steps_per_epoch: int | None) -> list[tuple[
         points[int(milestone) * steps_per_epoch] = f"epoch {milestone}"
     if node.get("flat_epochs"):
         points[int(node.flat_epochs) * steps_per_epoch] = f"end of flat stage (epoch {node.flat_epochs})"
+    if node.get("restart_epoch"):
+        points[int(node.restart_epoch) * steps_per_epoch] = f"restart (epoch {node.restart_epoch})"
     points[epochs * steps_per_epoch - 1] = "last step"
     lrs, step = {}, 0
     wanted = sorted(points)
