@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     console.print(render(rows, f"{' '.join(args.overrides) or 'default'} -- reference: {source}"))
     differing = [row.key for row in rows if row.differs]
     console.print(f"{len(differing)} difference(s) from the reference: {', '.join(differing) or 'none'}")
+    unknown = [row.key for row in rows if row.unknown]
+    if unknown:
+        console.print(f"not computed (set recipe.train_size): {', '.join(unknown)}")
     return 1 if args.strict and differing else 0
 
 

@@ -34,10 +34,12 @@ class Row:
     reference: Any = None
     source: str = ""
     has_reference: bool = False
+    note: str = ""
+    unknown: bool = False  # posekit's value cannot be computed from the config (shown, flagged)
 
     @property
     def differs(self) -> bool:
-        return self.has_reference and not same(self.value, self.reference)
+        return self.has_reference and not self.unknown and not same(self.value, self.reference)
 
 
 def plain(value: Any) -> Any:
@@ -75,9 +77,10 @@ def iterations_per_epoch(cfg: DictConfig) -> tuple[int | None, int | None]:
     return ours, theirs
 
 
-def schedule_points(cfg: DictConfig, steps_per_epoch: int | None) -> list[tuple[str, float]]:
-    """The learning rate at the schedule's points: the first step, the end of the warm-up, each
-    milestone, the end of a flat stage, the last step."""
+def schedule_points(cfg: DictConfig, steps_per_epoch: int | None) -> list[tuple[str, int, float]]:
+    """(point, iteration, learning rate) at the schedule's points: ``start``, ``end of
+    warm-up``, each milestone (``epoch E``), ``end of flat stage``, ``restart``, ``last step``.
+    A recipe records the reference's values as ``recipe.reference["lr at <point>"]``."""
     node = cfg.model.get("scheduler")
     if node is None or steps_per_epoch is None:
         return []
@@ -95,9 +98,9 @@ def schedule_points(cfg: DictConfig, steps_per_epoch: int | None) -> list[tuple[
     for milestone in node.get("milestones") or []:
         points[int(milestone) * steps_per_epoch] = f"epoch {milestone}"
     if node.get("flat_epochs"):
-        points[int(node.flat_epochs) * steps_per_epoch] = f"end of flat stage (epoch {node.flat_epochs})"
+        points[int(node.flat_epochs) * steps_per_epoch] = "end of flat stage"
     if node.get("restart_epoch"):
-        points[int(node.restart_epoch) * steps_per_epoch] = f"restart (epoch {node.restart_epoch})"
+        points[int(node.restart_epoch) * steps_per_epoch] = "restart"
     points[epochs * steps_per_epoch - 1] = "last step"
     lrs, step = {}, 0
     wanted = sorted(points)
@@ -108,7 +111,7 @@ def schedule_points(cfg: DictConfig, steps_per_epoch: int | None) -> list[tuple[
                 scheduler.step()
                 step += unit
             lrs[target] = optimizer.param_groups[0]["lr"]
-    return [(f"lr at iteration {t} ({points[t]})", lrs[t]) for t in wanted]
+    return [(points[t], t, lrs[t]) for t in wanted]
 
 
 def optimizer_groups(cfg: DictConfig) -> list[tuple[str, str]]:
@@ -169,8 +172,19 @@ def card_rows(cfg: DictConfig, with_optimizer_groups: bool = True) -> list[Row]:
     for key in sorted(cfg.model.get("scheduler") or {}):
         if not str(key).startswith("_"):
             add("schedule", f"model.scheduler.{key}")
-    for label, lr in schedule_points(cfg, ours):
-        rows.append(Row("schedule", label, lr))
+    per_epoch = cfg.model.get("scheduler_interval", "epoch") == "epoch"
+    # without the data set's size an epoch-stepped schedule is still known epoch by epoch
+    steps, unit = (ours, "iteration") if ours is not None else ((1, "epoch") if per_epoch else (None, ""))
+    for point, iteration, lr in schedule_points(cfg, steps):
+        key = f"lr at {point}"
+        entry = reference.get(key)
+        shown.add(key)
+        rows.append(Row("schedule", key, lr, *(entry if entry else (None, "")),
+                        has_reference=bool(entry), note=f"{unit} {iteration}"))
+    for key in sorted(k for k in set(reference) - shown if k.startswith("lr at ")):
+        shown.add(key)
+        rows.append(Row("schedule", key, None, *reference[key], has_reference=True, unknown=True,
+                        note="unknown: the steps per epoch need recipe.train_size"))
     for key in sorted(cfg.model.optimizer):
         if key != "_partial_":
             add("optimizer", f"model.optimizer.{key}")
@@ -212,7 +226,9 @@ def render(rows: list[Row], title: str) -> Any:
     for column in ("section", "key", "posekit", "reference", "source", ""):
         table.add_column(column, overflow="fold")
     for row in rows:
-        flag = "[bold red]DIFFERS[/]" if row.differs else ("same" if row.has_reference else "")
+        flag = "[bold red]DIFFERS[/]" if row.differs else (
+            "[yellow]UNKNOWN[/]" if row.unknown else ("same" if row.has_reference else ""))
+        source = "; ".join(part for part in (row.note, row.source) if part)
         table.add_row(row.section, row.key, repr(row.value), repr(row.reference) if row.has_reference else "",
-                      row.source, flag)
+                      source, flag)
     return table
