@@ -80,7 +80,17 @@ class GeometricAugmentation:
         if self.half_body_upper_ids is not None:  # Hydra hands a ListConfig
             object.__setattr__(self, "half_body_upper_ids", tuple(int(i) for i in self.half_body_upper_ids))
 
-    # The three draws, vectorised over n samples (the tests draw many at once)
+    # The three draws, vectorised over n samples (the tests draw many at once). A factor that is
+    # not applied draws nothing more, so one sample draws as posekit always has.
+    def _applied(self, rng: np.random.Generator, n: int, prob: float) -> np.ndarray:
+        return rng.random(n) < prob  # (n,) bool
+
+    def _standard(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> np.ndarray:
+        """Truncated (mmpose) or plain normal draws."""
+        if self.sampling == "truncated_normal":
+            return truncated_normal(rng, size)
+        return rng.normal(size=size)
+
     def draw_scale(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """(n,) scale factors."""
         sf = self.scale_factor
@@ -91,19 +101,23 @@ class GeometricAugmentation:
     def draw_rotation(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """(n,) rotations in degrees, 0 where not applied."""
         rf = self.rotation_factor
-        if self.sampling == "truncated_normal":
-            angle = rf * truncated_normal(rng, n)
-        else:
-            angle = np.clip(rng.normal(size=n) * rf, -2.0 * rf, 2.0 * rf)
-        return np.where(rng.random(n) < self.rotation_prob, angle, 0.0)
+        applied = self._applied(rng, n, self.rotation_prob)
+        angle = np.zeros(n)
+        angle[applied] = rf * self._standard(rng, int(applied.sum()))
+        if self.sampling == "clipped_normal":
+            angle = np.clip(angle, -2.0 * rf, 2.0 * rf)
+        return angle
 
     def draw_shift(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """(n, 2) centre shifts as fractions of the shift basis, 0 where not applied."""
+        applied = self._applied(rng, n, self.shift_prob)
+        offset = np.zeros((n, 2))
+        count = int(applied.sum())
         if self.sampling == "truncated_normal":
-            offset = self.shift_factor * truncated_normal(rng, (n, 2))
+            offset[applied] = self.shift_factor * truncated_normal(rng, (count, 2))
         else:
-            offset = self.shift_factor * rng.uniform(-1.0, 1.0, size=(n, 2))
-        return np.where(rng.random((n, 1)) < self.shift_prob, offset, 0.0)
+            offset[applied] = self.shift_factor * rng.uniform(-1.0, 1.0, size=(count, 2))
+        return offset
 
     def jitter(
         self,
@@ -118,9 +132,11 @@ class GeometricAugmentation:
         (w, h) before the aspect-ratio fix (the shift's basis when ``shift_basis='box'``).
         """
         basis = scale if self.shift_basis == "crop" or box_size is None else box_size
-        center = (center + self.draw_shift(rng, 1)[0] * basis).astype(np.float32)
-        scale = (scale * self.draw_scale(rng, 1)[0]).astype(np.float32)
+        if self.shift_prob > 0:
+            center = center + self.draw_shift(rng, 1)[0] * basis
+        scale = scale * float(self.draw_scale(rng, 1)[0])  # float32, as posekit always drew it
         rotation = float(self.draw_rotation(rng, 1)[0]) if self.rotation_factor > 0 else 0.0
+        center, scale = np.asarray(center, np.float32), np.asarray(scale, np.float32)
         return center, scale, rotation
 
     def choose_half(
