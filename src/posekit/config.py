@@ -1,7 +1,8 @@
 """Composing posekit's Hydra configs: one way for entry points, scripts, tests and notebooks.
 
 Importing this module registers the config resolvers (``${path_join:a,b}``,
-``${size_div:size,n}``, ``${joint_weights:${data.keypoints}}``, ``${auto_precision:...}``);
+``${size_div:size,n}``, ``${joint_weights:${data.keypoints}}``, ``${auto_precision:...}``,
+``${linear_lr:lr}``);
 the entry points import it before Hydra composes. :func:`compose` gives the config
 ``train.py`` or ``eval.py`` would see for a list of command-line overrides.
 """
@@ -82,15 +83,51 @@ def auto_precision(accelerator: str = "auto") -> str:
     return "bf16-mixed" if on_cpu and cpu_computes_bf16() else "32-true"
 
 
+def total_batch(cfg: DictConfig) -> int:
+    """The samples per optimizer step of a composed run config: ``data.batch_size`` (per
+    device) x ``trainer.devices`` x ``trainer.num_nodes`` x ``trainer.accumulate_grad_batches``."""
+    devices = cfg.trainer.get("devices", 1)
+    if isinstance(devices, (list, ListConfig)):
+        devices = len(devices)
+    elif isinstance(devices, str) and devices.strip().isdigit():
+        devices = int(devices)
+    if not isinstance(devices, int) or devices < 1:
+        raise ValueError(
+            f"trainer.devices={devices!r} does not say how many devices train, so the total batch "
+            "(and recipe.scale_lr) is unknown: give trainer.devices as a number"
+        )
+    nodes = int(cfg.trainer.get("num_nodes", 1))
+    accumulate = int(cfg.trainer.get("accumulate_grad_batches", 1))
+    return int(cfg.data.batch_size) * devices * nodes * accumulate
+
+
+def linear_scaled_lr(lr: float, batch: int, reference_batch: int) -> float:
+    """The linear scaling rule (Goyal et al. 2017; mmengine's ``auto_scale_lr``): the
+    learning rate ``lr`` published for a total batch of ``reference_batch``, for ``batch``."""
+    return float(lr) * batch / reference_batch
+
+
+def linear_lr(lr: float, *, _root_: DictConfig) -> float:
+    """``${linear_lr:<published lr>}``: the published lr, or, with ``recipe.scale_lr: true``,
+    that lr x (this run's total batch / the recipe's published ``recipe.total_batch``)."""
+    recipe = _root_.get("recipe") or {}
+    if not recipe.get("scale_lr", False):
+        return float(lr)
+    if recipe.get("total_batch") is None:
+        raise ValueError("recipe.scale_lr=true needs recipe.total_batch, the published total batch")
+    return linear_scaled_lr(lr, total_batch(_root_), int(recipe.total_batch))
+
+
 def register_resolvers() -> None:
     """The resolvers posekit's configs use: ``path_join``, ``size_div``, ``joint_weights``,
-    ``pid`` and ``auto_precision``."""
+    ``pid``, ``auto_precision`` and ``linear_lr``."""
     resolvers = (
         ("path_join", path_join),
         ("size_div", size_div),
         ("joint_weights", joint_weights),
         ("pid", process_id),
         ("auto_precision", auto_precision),
+        ("linear_lr", linear_lr),
     )
     for name, function in resolvers:
         if not OmegaConf.has_resolver(name):

@@ -12,7 +12,7 @@ from posekit.models.heads.alphapose import (
     SymmetricIntegral,
     sigmoid_integral,
 )
-from posekit.models.losses.l1_joint import L1JointRegressionLoss
+from posekit.models.losses import RegressionLoss
 
 
 def test_encode_decode_round_trip_and_weights():
@@ -63,7 +63,7 @@ def test_l1_joint_regression_by_hand():
     pred = torch.tensor([[[0.1, 0.2], [0.0, 0.0]], [[0.5, -0.5], [0.3, 0.3]]])  # (2, 2, 2)
     target = torch.tensor([[[0.0, 0.0], [1.0, 1.0]], [[0.5, 0.5], [0.0, 0.0]]])
     weights = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
-    loss = L1JointRegressionLoss()
+    loss = RegressionLoss(criterion="l1", reduction="sum")  # conf/model/loss/alphapose_l1.yaml
     # sample 0: |0.1| + |0.2| = 0.3 (keypoint 1 unweighted); sample 1: 1.0 + 0.6 = 1.6
     per_sample = loss.per_sample({"coords": pred}, {"coords": target}, weights)
     torch.testing.assert_close(per_sample, torch.tensor([0.3, 1.6]))
@@ -83,3 +83,29 @@ def test_integral_values_do_not_depend_on_the_gradient_path():
         plain, _ = sigmoid_integral(logits)
     with_grad, _ = sigmoid_integral(logits.clone().requires_grad_())
     torch.testing.assert_close(with_grad.detach(), plain)
+
+
+def test_weight_outside_keeps_alphapose_weights_for_keypoints_off_the_crop():
+    """AlphaPose weighs a labelled keypoint by its visibility alone (no crop test); its target
+    is x / W - 0.5 even beyond +-0.5."""
+    keypoints = np.array([[10.0, 20.0], [-8.0, 20.0], [5.0, 300.0]])  # (3, 2), 2 and 3 outside 48x64
+    visible = np.array([1.0, 1.0, 0.0])
+    posekit = AlphaPoseIntegralCodec((48, 64)).encode(keypoints, visible)
+    alphapose = AlphaPoseIntegralCodec((48, 64), weight_outside=True).encode(keypoints, visible)
+    np.testing.assert_array_equal(posekit["keypoint_weights"], [1, 0, 0])
+    np.testing.assert_array_equal(alphapose["keypoint_weights"], [1, 1, 0])
+    np.testing.assert_allclose(alphapose["coords"][1], [-8 / 48 - 0.5, 20 / 64 - 0.5], rtol=1e-6)
+
+
+def test_halpe136_regression_weights_body_and_feet_twice():
+    from posekit.config import compose
+    from hydra.utils import instantiate
+
+    cfg = compose("train", ["experiment=mobilenetv3_fastposeintegral_halpe136"])
+    loss = instantiate(cfg.model.loss)
+    weights = torch.ones(1, 136)
+    pred, target = torch.zeros(1, 136, 2), torch.full((1, 136, 2), 0.1)
+    per_sample = loss.per_sample({"coords": pred}, {"coords": target}, weights)
+    # 26 keypoints x 2 x (0.1 + 0.1) + 110 x (0.1 + 0.1) = 10.4 + 22.0
+    torch.testing.assert_close(per_sample, torch.tensor([32.4]))
+    assert cfg.model.codec.weight_outside

@@ -149,3 +149,20 @@ def test_validation_fails_and_training_skips_truncated_images(tmp_path, caplog):
     assert name not in {Path(r.image_path).name for r in module.train_set.records}
     warnings = [r.message for r in caplog.records if "truncated" in r.getMessage()]
     assert len(warnings) == 1 and "skipped 1 truncated training images" in caplog.text
+
+
+def test_min_visibility_counts_keypoints_as_alphapose_reads_halpe(tmp_path):
+    """AlphaPose's Halpe reader: v >= 0.35 is visible (1), below is not (0); a person left
+    without visible keypoints is skipped."""
+    soft = [0.0] * 51
+    soft[2], soft[5], soft[8] = 0.35, 0.34, 2.0  # keypoints 0, 1, 2
+    faint = [0.0] * 51
+    faint[2] = 0.2
+    path = write_annotations(tmp_path / "ann.json", [
+        {"id": 1, "image_id": 1, "bbox": [10, 10, 50, 80], "keypoints": soft},
+        {"id": 2, "image_id": 1, "bbox": [10, 10, 50, 80], "keypoints": faint},
+    ])
+    records = load_coco_records(path, tmp_path, 17, min_visibility=0.35)
+    assert [r.ann_id for r in records] == [1]
+    np.testing.assert_array_equal(records[0].keypoints[:3, 2], [1.0, 0.0, 1.0])
+    assert [r.ann_id for r in load_coco_records(path, tmp_path, 17)] == [1, 2]  # v > 0

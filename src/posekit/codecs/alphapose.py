@@ -24,7 +24,9 @@ FLIP_RULES = ("exact", "alphapose")
 
 class AlphaPoseIntegralCodec(Codec):
     """Targets ``coords`` (K, 2) = (x / W - 0.5, y / H - 0.5); weight 0 for keypoints that
-    are unlabelled or outside the crop (their targets are 0).
+    are unlabelled or (unless ``weight_outside``) outside the crop (their targets are 0).
+    ``weight_outside=True`` is AlphaPose's ``_integral_target_generator``: a labelled keypoint
+    outside the crop keeps weight 1 and its target beyond +-0.5.
 
     Decoding reads ``coords`` and the head's ``confidence`` (AlphaPose: the peak of the
     sigmoid heatmap). The flip is exact (``flip_rule="exact"``): mirrored pixel ``W - 1 - x``
@@ -37,16 +39,19 @@ class AlphaPoseIntegralCodec(Codec):
     output_keys = (COORDS,)
     repr_fields = ("input_size", "flip_rule")
 
-    def __init__(self, input_size: Sequence[int], flip_rule: str = "exact") -> None:
+    def __init__(
+        self, input_size: Sequence[int], flip_rule: str = "exact", weight_outside: bool = False
+    ) -> None:
         self.input_size = as_size("input_size", input_size)
         if flip_rule not in FLIP_RULES:
             raise ValueError(f"flip_rule must be one of {FLIP_RULES}, got {flip_rule!r}")
         self.flip_rule = flip_rule
+        self.weight_outside = bool(weight_outside)
 
     def encode(self, keypoints: np.ndarray, visible: np.ndarray) -> dict[str, np.ndarray]:
         keypoints, labelled = check_keypoints(keypoints, visible)  # (K, 2), (K,)
         size = np.array(self.input_size, dtype=np.float64)
-        inside = ((keypoints >= 0) & (keypoints < size)).all(axis=1)
+        inside = ((keypoints >= 0) & (keypoints < size)).all(axis=1) | self.weight_outside
         weights = (labelled & inside).astype(np.float32)
         coords = np.where(weights[:, None] > 0, keypoints / size - 0.5, 0.0)
         return {COORDS: coords.astype(np.float32), "keypoint_weights": weights}

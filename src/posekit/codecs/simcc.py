@@ -32,6 +32,10 @@ FLIP_SHIFTS = ("exact", "none", "one_bin")
 NONPOSITIVE_KEYPOINTS = ("keep", "minus_one")
 # what the flip test averages: the raw outputs (official SimDR*) or their softmax (SimDR)
 FLIP_AVERAGES = ("logits", "probabilities")
+# where the Gaussian is centred and which keypoints keep their weight: "exact" (the float x k;
+# weight 0 outside the bins) or "mmpose" (SimCCLabel: the rounded bin; weight 1 while the
+# 3-sigma window [mu - 3 sigma, mu + 3 sigma + 1] overlaps the bins)
+LABEL_RULES = ("exact", "mmpose")
 
 
 class SimCCCodec(Codec):
@@ -69,12 +73,13 @@ class SimCCCodec(Codec):
         flip_shift: one of ``FLIP_SHIFTS``: how the reversed x bins are corrected (see
             :meth:`flip_outputs`): "exact", "none" (mmpose) or "one_bin" (official SimCC).
         nonpositive_keypoints: one of ``NONPOSITIVE_KEYPOINTS``: "keep" or "minus_one".
+        label_rule: one of ``LABEL_RULES`` (Gaussian labels): "exact" or "mmpose".
     """
 
     output_keys = ("simcc_x", "simcc_y")
     repr_fields = (
         "input_size", "split_ratio", "sigma", "label_type", "label_smoothing", "normalize",
-        "score_rule", "flip_average_of", "flip_shift_rule", "nonpositive_keypoints",
+        "score_rule", "flip_average_of", "flip_shift_rule", "nonpositive_keypoints", "label_rule",
     )  # fmt: skip
 
     def __init__(
@@ -89,6 +94,7 @@ class SimCCCodec(Codec):
         flip_average_of: str = "logits",
         flip_shift: str = "exact",
         nonpositive_keypoints: str = "keep",
+        label_rule: str = "exact",
     ) -> None:
         self.input_size = as_size("input_size", input_size)
         self.split_ratio = as_positive("split_ratio", split_ratio)
@@ -128,6 +134,12 @@ class SimCCCodec(Codec):
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
         self.flip_shift_rule = flip_shift
         self.nonpositive_keypoints = nonpositive_keypoints
+        if label_rule not in LABEL_RULES or (label_rule == "mmpose" and label_type != "gaussian"):
+            raise ValueError(
+                f"label_rule must be one of {LABEL_RULES} ('mmpose' with Gaussian labels only), "
+                f"got {label_rule!r} with label_type {label_type!r}"
+            )
+        self.label_rule = label_rule
         # (Wx, Hy): number of bins of each axis
         self.simcc_size = (
             int(self.input_size[0] * self.split_ratio),
@@ -163,7 +175,12 @@ class SimCCCodec(Codec):
         keypoints, labelled = check_keypoints(keypoints, visible)  # (K, 2), (K,)
         centre = keypoints * self.split_ratio  # (K, 2) in bins
         bins = np.asarray(self.simcc_size)
-        inside = ((centre >= 0) & (centre < bins)).all(axis=1)  # (K,)
+        if self.label_rule == "mmpose":  # rounded centre, the 3-sigma window overlaps the bins
+            centre = np.round(centre)
+            radius = 3 * np.asarray(self.sigma)
+            inside = ((centre - radius < bins) & (centre + radius + 1 >= 0)).all(axis=1)  # (K,)
+        else:
+            inside = ((centre >= 0) & (centre < bins)).all(axis=1)  # (K,)
         weights = (labelled & inside).astype(np.float32)  # (K,)
         simcc_x = self._labels(centre[:, 0], self.simcc_size[0], self.sigma[0])  # (K, Wx)
         simcc_y = self._labels(centre[:, 1], self.simcc_size[1], self.sigma[1])  # (K, Hy)
@@ -197,7 +214,12 @@ class SimCCCodec(Codec):
         finite = torch.isfinite(keypoints).all(dim=-1)  # (N, K)
         centre = torch.where(finite[..., None], keypoints, 0.0) * self.split_ratio  # (N, K, 2)
         bins = centre.new_tensor(self.simcc_size)
-        inside = ((centre >= 0) & (centre < bins)).all(dim=-1)  # (N, K)
+        if self.label_rule == "mmpose":  # as encode
+            centre = torch.round(centre)
+            radius = 3 * centre.new_tensor(self.sigma)
+            inside = ((centre - radius < bins) & (centre + radius + 1 >= 0)).all(dim=-1)  # (N, K)
+        else:
+            inside = ((centre >= 0) & (centre < bins)).all(dim=-1)  # (N, K)
         weights = ((visible > 0) & finite & inside).to(torch.float32)  # (N, K)
         simcc_x = self._labels_torch(centre[..., 0], self.simcc_size[0], self.sigma[0])
         simcc_y = self._labels_torch(centre[..., 1], self.simcc_size[1], self.sigma[1])

@@ -16,6 +16,8 @@ class CocoDataModule(TopDownDataModule):
     e.g. ``COCO_val2017_detections_AP_H_56_person.json``) is used when ``use_det_boxes``.
     ``keypoints_in_file``: keypoints per annotation when the files hold more than the spec's K
     (Halpe-26 read from the 136-keypoint Halpe files: the first K are read).
+    ``train_min_visibility``: training keypoints count as labelled from this v on (AlphaPose's
+    Halpe reader: 0.35); None: v > 0.
     """
 
     def __init__(
@@ -29,6 +31,7 @@ class CocoDataModule(TopDownDataModule):
         use_det_boxes: bool = False,
         det_score_threshold: float = 0.0,
         keypoints_in_file: int | None = None,
+        train_min_visibility: float | None = None,
         **kwargs,
     ) -> None:
         self.train_ann = train_ann
@@ -39,6 +42,7 @@ class CocoDataModule(TopDownDataModule):
         self.use_det_boxes = use_det_boxes
         self.det_score_threshold = det_score_threshold
         self.keypoints_in_file = keypoints_in_file
+        self.train_min_visibility = train_min_visibility
         super().__init__(*args, **kwargs)
 
     @property
@@ -98,6 +102,7 @@ class CocoDataModule(TopDownDataModule):
             self.resolve(self.train_images),
             self.spec.num_keypoints,
             self.keypoints_in_file,
+            self.train_min_visibility,
         )
 
     def train_source(self) -> str:

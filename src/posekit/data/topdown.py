@@ -103,9 +103,10 @@ class TopDownDataset(Dataset):
                 self.aspect_ratio,
                 rng,
             )
+            box_size = record.bbox[2:4].astype(np.float32) * self.bbox_padding  # (2,) unfixed
             if half_body is not None:
-                center, scale = half_body
-            center, scale, rotation = self.augmentation.jitter(center, scale, rng)
+                center, scale, box_size = half_body
+            center, scale, rotation = self.augmentation.jitter(center, scale, rng, box_size)
             flip = rng.random() < self.augmentation.flip_prob
 
         matrix = crop_affine_matrix(center, scale, rotation, self.input_size, udp=self.udp)

@@ -65,6 +65,7 @@ def load_coco_records(
     image_dir: str | Path,
     num_keypoints: int,
     keypoints_in_file: int | None = None,
+    min_visibility: float | None = None,
 ) -> list[PersonRecord]:
     """Ground-truth person records of a COCO-format keypoint file.
 
@@ -74,7 +75,9 @@ def load_coco_records(
     the counts are logged once, by reason. Keypoints or boxes that are not finite numbers are
     refused, naming the file and the record. ``keypoints_in_file`` (when the
     file has more keypoints per person than the spec, e.g. Halpe-26 read from the 136-keypoint
-    Halpe files) keeps the first ``num_keypoints`` of each annotation.
+    Halpe files) keeps the first ``num_keypoints`` of each annotation. ``min_visibility``: a
+    keypoint counts as labelled when its v is at least this (v becomes 1, else 0; AlphaPose's
+    Halpe reader: 0.35); None: v > 0, as in the file.
     """
     in_file = keypoints_in_file or num_keypoints
     if in_file < num_keypoints:
@@ -100,6 +103,8 @@ def load_coco_records(
         _check_numbers(ann["bbox"], 4, "bbox", where)
         keypoints = np.asarray(ann["keypoints"], dtype=np.float32)
         keypoints = keypoints.reshape(in_file, 3)[:num_keypoints]
+        if min_visibility is not None:
+            keypoints[:, 2] = (keypoints[:, 2] >= min_visibility).astype(np.float32)
         if ann.get("iscrowd", 0):
             skipped.skip("crowd annotations", ann.get("id", i))
             continue
