@@ -11,7 +11,8 @@ count the parameters the predict path runs (auxiliary heads excluded) and to tim
 (forward + decode, no flip test, batch 16, ``--threads`` torch threads). Writes
 ``<out>/head_zoo.csv`` and ``<out>/head_zoo.md`` with val PCK@0.05, AP, parameters and
 images/s; the markdown ends with the budget and timing conditions, also in
-``<out>/head_zoo_budget.json``. Speeds are comparable within one run of the script (one machine, one load);
+``<out>/head_zoo_budget.json``. Speeds are comparable within one run of the script (one
+machine, one load);
 ``--measure-only`` re-times the checkpoints of an earlier zoo in one go.
 """
 

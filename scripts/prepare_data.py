@@ -6,7 +6,8 @@
 
 <set> names a config of conf/data (coco, mpii, crowdpose, aic, ochuman, halpe26, halpe136,
 custom, sample); the expected file names are that config's (override them with key=value
-arguments, e.g. `val_ann=json/crowdpose_val.json`, `data.` prefix optional, `key=` for null). Prints what is there and what is missing
+arguments, e.g. `val_ann=json/crowdpose_val.json`, `data.` prefix optional, `key=` for
+null). Prints what is there and what is missing
 and exits 1 when something required is missing.
 
 MPII: --mpii-mat converts the official annotation file into <root>/annotations/mpii_train.json

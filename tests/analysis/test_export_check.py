@@ -62,6 +62,7 @@ def test_drift_is_reported_per_keypoint_and_fails_the_check(checkpoint, check_ex
 
 
 def test_bad_override_is_named(checkpoint, check_export, tmp_path):
-    with pytest.raises(SystemExit, match=r"check_export.py: expected data.<key>=<value>, got 'x=1'"):
+    expected = r"check_export.py: expected data.<key>=<value>, got 'x=1'"
+    with pytest.raises(SystemExit, match=expected):
         check_export.main(["--model", str(tmp_path / "m.onnx"), "--checkpoint", str(checkpoint),
                            "x=1"])

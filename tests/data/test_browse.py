@@ -35,7 +35,8 @@ def test_target_map_peaks_at_the_keypoints_with_weight(codec):
 def test_render_sample_zooms_the_crop_and_keypoints_and_captions_it():
     codec = SimCCCodec((48, 64), split_ratio=2.0, sigma=2.0)
     keypoints = np.array([[10.0, 20.0], [30.0, 40.0]], dtype=np.float32)
-    sample = {k: torch.from_numpy(v) for k, v in codec.encode(keypoints, np.ones(2, np.float32)).items()}
+    encoded = codec.encode(keypoints, np.ones(2, np.float32))
+    sample = {k: torch.from_numpy(v) for k, v in encoded.items()}
     sample["image"] = torch.zeros(3, 64, 48, dtype=torch.uint8)
     sample["keypoints"] = torch.from_numpy(keypoints)
     spec = KeypointSpec(name="two", names=("a", "b"), flip_pairs=(), skeleton=((0, 1),),

@@ -44,7 +44,8 @@ def test_image_sizes_and_people_agree_with_the_annotations():
                         ("aic", "test_aic.json")):
         data = json.loads((GENERATED_FIXTURES / folder / ann).read_text())
         for image in data["images"]:
-            height, width = cv2.imread(str(GENERATED_FIXTURES / folder / image["file_name"])).shape[:2]
+            picture = cv2.imread(str(GENERATED_FIXTURES / folder / image["file_name"]))
+            height, width = picture.shape[:2]
             assert (width, height) == (image["width"], image["height"])
         for person in data["annotations"]:
             kpts = np.array(person["keypoints"], dtype=float).reshape(-1, 3)
