@@ -167,8 +167,11 @@ def test_missing_image_names_the_record(fixtures_dir, tmp_path):
     module = data_module("crowdpose", tmp_path, root=tmp_path, train_ann="val.json",
                          val_ann="val.json", train_images=".", val_images=".")
     data = json.loads((tmp_path / "val.json").read_text())
-    first = next(a for a in data["annotations"] if a["num_keypoints"] > 0)
-    image = next(i for i in data["images"] if i["id"] == first["image_id"])
+    labelled = [a for a in data["annotations"] if a["num_keypoints"] > 0]
+    # the example named: the first missing file by name, by its first person
+    image = min((i for i in data["images"] if any(a["image_id"] == i["id"] for a in labelled)),
+                key=lambda i: i["file_name"])
+    first = next(a for a in labelled if a["image_id"] == image["id"])
     with pytest.raises(FileNotFoundError, match=rf"validation images are missing, e.g. .*{image['file_name']} \(image id {image['id']}, annotation id {first['id']}\)"):
         module.setup("validate")
 
