@@ -9,7 +9,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from posekit.config import set_repo_root  # registers the config resolvers
+from posekit.config import run_with_key_hints, set_repo_root  # registers the resolvers
 
 set_repo_root(Path(__file__).resolve().parent)
 
@@ -25,4 +25,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    run_with_key_hints(main, "train")

@@ -1,13 +1,15 @@
 """Look at the data as the network gets it: `python scripts/browse_dataset.py data=<set> [n=16]
-[split=train|val] [out=<folder>] [other overrides]`.
+[split=train|val] [out=<folder>] [tile_height=256] [other overrides]`.
 
 Writes browse_000.png, browse_001.png, ... (16 samples each) into `out` (the run folder by
 default): each crop after augmentation (training split), with the labelled keypoints that carry
 weight and the skeleton (left side orange, right side blue: after a flip the colours must stay on
 the person's left and right) over the codec's targets (heatmap maximum, or the outer product of
-the SimCC x and y labels).
+the SimCC x and y labels). Crops smaller than ``tile_height`` are drawn enlarged by a whole
+factor; each tile is captioned with its image id, person (annotation) id and sample index.
 """
 
+import math
 from pathlib import Path
 
 import hydra
@@ -36,7 +38,15 @@ def main(cfg: DictConfig) -> None:
     dataset = datamodule.train_set if cfg.split == "train" else datamodule.val_set
     count = min(int(cfg.n), len(dataset))
     order = torch.randperm(len(dataset))[:count].tolist() if cfg.split == "train" else range(count)
-    pictures = [render_sample(dataset[i], datamodule.spec) for i in order]
+    height = int(datamodule.input_size[1])
+    zoom = max(1, math.ceil(int(cfg.tile_height) / height))  # small inputs drawn larger
+    pictures = []
+    records = getattr(dataset, "records", None)  # a mixture's concatenation has none
+    for i in order:
+        sample = dataset[i]
+        person = f" person {records[i].ann_id}" if records is not None else ""
+        label = f"image {int(sample['image_id'])}{person} #{i}"
+        pictures.append(render_sample(sample, datamodule.spec, zoom=zoom, label=label))
     for page, start in enumerate(range(0, count, GRID)):
         grid = make_grid(pictures[start : start + GRID])
         print(save_image(Path(cfg.out) / f"browse_{page:03d}.png", grid))

@@ -10,7 +10,9 @@ task in this process (run folder ``<out>/<family>``); its best checkpoint is the
 count the parameters the predict path runs (auxiliary heads excluded) and to time CPU inference
 (forward + decode, no flip test, batch 16, ``--threads`` torch threads). Writes
 ``<out>/head_zoo.csv`` and ``<out>/head_zoo.md`` with val PCK@0.05, AP, parameters and
-images/s. Speeds are comparable within one run of the script (one machine, one load);
+images/s; the markdown ends with the budget and timing conditions, also in
+``<out>/head_zoo_budget.json``. Speeds are comparable within one run of the script (one
+machine, one load);
 ``--measure-only`` re-times the checkpoints of an earlier zoo in one go.
 """
 
@@ -148,9 +150,32 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     args.out.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.out / "head_zoo.csv", index=False)
-    (args.out / "head_zoo.md").write_text(to_markdown(frame))
-    print(to_markdown(frame))
+    conditions = budget_record(shared, args.threads, args.seconds)
+    (args.out / "head_zoo_budget.json").write_text(json.dumps(conditions, indent=2) + "\n")
+    table = to_markdown(frame) + "\n" + budget_markdown(conditions)
+    (args.out / "head_zoo.md").write_text(table)
+    print(table)
     return frame
+
+
+def budget_record(shared: list[str], threads: int, seconds: float) -> dict:
+    """What every row of the table shares: the training budget (the overrides given to every
+    family) and how speed was timed."""
+    return {
+        "budget": list(shared),
+        "timing": {"batch": BATCH, "torch_threads": threads, "seconds_per_family": seconds,
+                   "flip_test": False, "torch": torch.__version__},
+    }
+
+
+def budget_markdown(conditions: dict) -> str:
+    """The budget and timing under the table, so that a copied table keeps its conditions."""
+    timing = conditions["timing"]
+    return (
+        "Budget (every family): " + ", ".join(f"`{o}`" for o in conditions["budget"]) + ".\n"
+        f"images/s: CPU, batch {timing['batch']}, {timing['torch_threads']} torch threads, "
+        f"{timing['seconds_per_family']} s per family, no flip test, torch {timing['torch']}.\n"
+    )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@
 
 <set> names a config of conf/data (coco, mpii, crowdpose, aic, ochuman, halpe26, halpe136,
 custom, sample); the expected file names are that config's (override them with key=value
-arguments, e.g. `val_ann=json/crowdpose_val.json`). Prints what is there and what is missing
+arguments, e.g. `val_ann=json/crowdpose_val.json`, `data.` prefix optional, `key=` for
+null). Prints what is there and what is missing
 and exits 1 when something required is missing.
 
 MPII: --mpii-mat converts the official annotation file into <root>/annotations/mpii_train.json
@@ -22,8 +23,23 @@ import argparse
 import sys
 from pathlib import Path
 
+from hydra.errors import ConfigCompositionException
+
 from posekit.config import data_config
 from posekit.data.prepare import check_layout, convert_mpii
+
+
+def data_overrides(items: list[str]) -> list[str]:
+    """``key=value`` or ``data.key=value`` arguments as Hydra overrides of the data config; an
+    empty value is null (``val_ann=`` drops the split)."""
+    out = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"expected key=value (e.g. val_ann=x.json), got {item!r}")
+        key = key if key.startswith("data.") else f"data.{key}"
+        out.append(f"{key}={value if value else 'null'}")
+    return out
 
 
 def main() -> int:
@@ -50,11 +66,11 @@ def main() -> int:
             )
 
     keypoints = [f"data.keypoints.path={Path(args.keypoints).resolve()}"] if args.keypoints else []
-    cfg = data_config(args.data, keypoints)
+    try:
+        cfg = data_config(args.data, keypoints + data_overrides(args.overrides))
+    except (ConfigCompositionException, ValueError) as error:  # a misspelt key: say which
+        sys.exit(f"prepare_data.py: {error}")
     cfg.root = str(root)
-    for item in args.overrides:
-        key, _, value = item.partition("=")
-        cfg[key] = value
     report = check_layout(cfg)
     print("\n".join(report.lines()))
     if not report.ok:

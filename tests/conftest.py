@@ -19,25 +19,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="session")
-def fixtures_dir() -> Path:
-    """The shared real-data fixtures: $POSEKIT_FIXTURES, else ../shared/fixtures beside the repo.
+GENERATED_FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
-    Skips the requesting test when the folder is absent.
-    """
+
+def real_fixtures() -> Path | None:
+    """The real annotation samples: $POSEKIT_FIXTURES, else ../shared/fixtures beside the repo;
+    None where that folder is absent (a fresh clone)."""
     env = os.environ.get("POSEKIT_FIXTURES")
     path = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-    if not path.is_dir():
-        pytest.skip(f"shared fixtures not found at {path} (set POSEKIT_FIXTURES)")
-    return path
+    return path if path.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    """The format fixtures: the real samples where they exist (:func:`real_fixtures`), else the
+    synthetic ones of ``tests/fixtures/`` (``make_fixtures.py``: the same layout and file names,
+    so every test reads either)."""
+    return real_fixtures() or GENERATED_FIXTURES
 
 
 @pytest.fixture(scope="session")
 def mpii_root(fixtures_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder in the MPII layout built from the real MPII fixture.
+    """A folder in the MPII layout built from the MPII fixture.
 
-    The fixture's json serves as train and val; the head boxes of ``mpii_gt_val.mat`` (which the
-    fixtures lack) are 60 px squares around each person's centre.
+    The fixture's json serves as train and val; its ``mpii_gt_val.mat`` is the PCKh ground
+    truth where the fixture has one (the synthetic one does), else (the real samples lack it)
+    one whose head boxes are 60 px squares around each person's centre.
     """
     import json
     import shutil
@@ -54,6 +61,9 @@ def mpii_root(fixtures_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
         (root / "images" / image.name).symlink_to(image)
     for split in ("train", "val"):
         shutil.copy(source / "test_mpii.json", root / "annotations" / f"mpii_{split}.json")
+    if (source / "mpii_gt_val.mat").is_file():
+        shutil.copy(source / "mpii_gt_val.mat", root / "annotations" / "mpii_gt_val.mat")
+        return root
     people = json.loads((source / "test_mpii.json").read_text())
     joints = np.array([p["joints"] for p in people], dtype=np.float64)
     missing = 1 - np.array([p["joints_vis"] for p in people])

@@ -71,11 +71,15 @@ def synchronize(device: torch.device) -> None:
 
 
 def coco_fixture() -> Path | None:
-    """The COCO fixture folder (4 real 640x480 JPEGs, 14 people), or None when absent."""
+    """The COCO fixture folder: the real samples (4 640x480 JPEGs, 14 people) of
+    $POSEKIT_FIXTURES or ../shared/fixtures, else the synthetic one of tests/fixtures (4 JPEGs
+    of about that size, 13 people); None when neither is there."""
     env = os.environ.get("POSEKIT_FIXTURES")
     root = Path(env) if env else REPO_ROOT.parent / "shared" / "fixtures"
-    folder = root / "coco"
-    return folder if (folder / "test_coco.json").is_file() else None
+    for folder in (root / "coco", REPO_ROOT / "tests" / "fixtures" / "coco"):
+        if (folder / "test_coco.json").is_file():
+            return folder
+    return None
 
 
 def one_image_per_person(folder: Path, out_dir: Path) -> Path:

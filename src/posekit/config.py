@@ -9,12 +9,16 @@ the entry points import it before Hydra composes. :func:`compose` gives the conf
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
+import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
+from hydra.errors import ConfigCompositionException
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -118,6 +122,78 @@ def linear_lr(lr: float, *, _root_: DictConfig) -> float:
     return linear_scaled_lr(lr, total_batch(_root_), int(recipe.total_batch))
 
 
+def _compose(
+    config_name: str, overrides: Sequence[str], return_hydra_config: bool = False
+) -> DictConfig:
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return hydra_compose(
+            config_name=config_name,
+            overrides=list(overrides),
+            return_hydra_config=return_hydra_config,
+        )
+
+
+def suggest_key(cfg: DictConfig, dotted: str) -> str | None:
+    """The key of ``cfg`` closest to the misspelt ``dotted`` (``model.optimzer.lr`` ->
+    ``model.optimizer.lr``): each part that is not there replaced by its nearest sibling
+    (difflib); None when some part has no near match."""
+    node, parts = cfg, []
+    for part in dotted.split("."):
+        if isinstance(node, DictConfig) and part in node:
+            parts.append(part)
+        elif isinstance(node, DictConfig):
+            close = difflib.get_close_matches(part, [str(k) for k in node.keys()], n=1,
+                                              cutoff=0.6)
+            if not close:
+                return None
+            parts.append(close[0])
+        else:
+            return None
+        node = OmegaConf.select(cfg, ".".join(parts), default=None, throw_on_missing=False)
+    return ".".join(parts) if parts != dotted.split(".") else None
+
+
+def unknown_key_hint(
+    config_name: str, overrides: Sequence[str], error: Exception | None = None
+) -> str | None:
+    """"Did you mean ...?" for the override that Hydra could not apply (``error``, else found
+    by composing ``overrides``); None when the failure is not a misspelt key."""
+    if error is None:
+        try:
+            _compose(config_name, overrides)
+            return None
+        except ConfigCompositionException as raised:
+            error = raised
+    found = re.search(r"Could not override '([^']+)'", str(error))
+    if not found:
+        return None
+    key = found.group(1)
+    others = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") != key]
+    try:
+        cfg = _compose(config_name, others)
+    except ConfigCompositionException:
+        return None
+    suggestion = suggest_key(cfg, key)
+    if suggestion is None:
+        return None
+    value = next((o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0] == key), "...")
+    return f"Did you mean {suggestion}={value}?"
+
+
+def run_with_key_hints(main: Callable[[], object], config_name: str) -> None:
+    """Run a ``@hydra.main`` entry point; when it fails on a misspelt key (Hydra prints its
+    error and exits with 1), add the :func:`unknown_key_hint` to what it printed."""
+    try:
+        main()
+    except SystemExit as stop:
+        if stop.code not in (0, None):
+            overrides = [arg for arg in sys.argv[1:] if not arg.startswith("-")]
+            hint = unknown_key_hint(config_name, overrides)
+            if hint:
+                print(hint, file=sys.stderr)
+        raise
+
+
 def register_resolvers() -> None:
     """The resolvers posekit's configs use: ``path_join``, ``size_div``, ``joint_weights``,
     ``pid``, ``auto_precision`` and ``linear_lr``."""
@@ -148,12 +224,13 @@ def compose(
     """The config ``train.py`` (``config_name="train"``) or ``eval.py`` would compose from
     ``overrides``; ``output_dir`` sets ``paths.output_dir`` (the run folder)."""
     set_repo_root()
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = hydra_compose(
-            config_name=config_name,
-            overrides=list(overrides),
-            return_hydra_config=return_hydra_config,
-        )
+    try:
+        cfg = _compose(config_name, overrides, return_hydra_config)
+    except ConfigCompositionException as error:
+        hint = unknown_key_hint(config_name, overrides, error)
+        if hint is None:
+            raise
+        raise ConfigCompositionException(f"{error}\n{hint}") from error
     if output_dir is not None:
         with open_dict(cfg):
             cfg.paths.output_dir = str(output_dir)

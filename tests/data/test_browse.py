@@ -10,7 +10,8 @@ import torch
 from helpers import REPO
 
 from posekit.codecs import MSRAHeatmapCodec, SimCCCodec
-from posekit.viz.targets import target_map
+from posekit.core.spec import KeypointSpec
+from posekit.viz.targets import LABEL_HEIGHT, render_sample, target_map
 
 
 @pytest.mark.parametrize(
@@ -31,6 +32,25 @@ def test_target_map_peaks_at_the_keypoints_with_weight(codec):
         target_map({"keypoint_weights": torch.ones(3)}, (96, 128))
 
 
+def test_render_sample_zooms_the_crop_and_keypoints_and_captions_it():
+    codec = SimCCCodec((48, 64), split_ratio=2.0, sigma=2.0)
+    keypoints = np.array([[10.0, 20.0], [30.0, 40.0]], dtype=np.float32)
+    encoded = codec.encode(keypoints, np.ones(2, np.float32))
+    sample = {k: torch.from_numpy(v) for k, v in encoded.items()}
+    sample["image"] = torch.zeros(3, 64, 48, dtype=torch.uint8)
+    sample["keypoints"] = torch.from_numpy(keypoints)
+    spec = KeypointSpec(name="two", names=("a", "b"), flip_pairs=(), skeleton=((0, 1),),
+                        sigmas=(0.05, 0.05))
+    plain = render_sample(sample, spec)
+    tile = render_sample(sample, spec, zoom=3, label="image 7  person 9")
+    assert plain.shape == (64, 48, 3) and tile.shape == (LABEL_HEIGHT + 192, 144, 3)
+    body = tile[LABEL_HEIGHT:]
+    # the keypoints land at 3 (x + 0.5) - 0.5: the drawn joint's centre, not the crop's corner
+    for x, y in keypoints:
+        assert body[int(round(3 * y + 1)), int(round(3 * x + 1))].max() > 100
+    assert (tile[:LABEL_HEIGHT] > 200).all(axis=2).any()  # the caption
+
+
 def browse(tmp_path, *overrides):
     done = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "browse_dataset.py"), f"out={tmp_path}",
@@ -43,7 +63,10 @@ def browse(tmp_path, *overrides):
 
 def test_browse_the_sample(tmp_path):
     image = browse(tmp_path, "n=6")
-    assert image.shape == (2 * 128, 4 * 96, 3)  # 6 crops of 128x96 in a 4-wide grid
+    # 6 crops of 128x96 drawn at 2x (tile_height 256) under a caption, in a 4-wide grid
+    assert image.shape == (2 * (LABEL_HEIGHT + 256), 4 * 192, 3)
+    caption = image[:LABEL_HEIGHT, :192]
+    assert (caption > 200).all(axis=2).sum() > 50  # white caption text on black
 
 
 def test_browse_a_fixture_with_heatmaps(fixtures_dir, tmp_path):
@@ -52,6 +75,6 @@ def test_browse_a_fixture_with_heatmaps(fixtures_dir, tmp_path):
         "data.train_ann=test_crowdpose.json", "data.val_ann=test_crowdpose.json",
         "data.train_images=.", "data.val_images=.", "model.codec.heatmap_size=[48,64]", "n=4",
     )
-    assert image.shape == (256, 4 * 192, 3)
+    assert image.shape == (LABEL_HEIGHT + 256, 4 * 192, 3)  # 256 px crops: not enlarged
     red = (image[..., 2] > 200) & (image[..., 1] < 80) & (image[..., 0] < 80)
     assert red.sum() > 50  # the heatmap peaks, drawn in the colour map's red

@@ -103,7 +103,8 @@ def test_crowdpose_metric_needs_the_crowd_index(fixtures_dir, tmp_path):
     del data["images"][1]["crowdIndex"]
     path = tmp_path / "no_index.json"
     path.write_text(json.dumps(data))
-    with pytest.raises(ValueError, match=r"no_index.json: images\[1\] \(id 103319\) has no 'crowdIndex'"):
+    image_id = data["images"][1]["id"]
+    with pytest.raises(ValueError, match=rf"no_index.json: images\[1\] \(id {image_id}\) has no 'crowdIndex'"):
         CrowdPoseAP(ann_file=str(path), spec=SPECS["crowdpose"])
 
 
@@ -165,7 +166,13 @@ def test_missing_image_names_the_record(fixtures_dir, tmp_path):
     shutil.copy(fixtures_dir / "crowdpose" / "test_crowdpose.json", tmp_path / "val.json")
     module = data_module("crowdpose", tmp_path, root=tmp_path, train_ann="val.json",
                          val_ann="val.json", train_images=".", val_images=".")
-    with pytest.raises(FileNotFoundError, match=r"validation images are missing, e.g. .*103319.jpg \(image id 103319, annotation id 127068\)"):
+    data = json.loads((tmp_path / "val.json").read_text())
+    labelled = [a for a in data["annotations"] if a["num_keypoints"] > 0]
+    # the example named: the first missing file by name, by its first person
+    image = min((i for i in data["images"] if any(a["image_id"] == i["id"] for a in labelled)),
+                key=lambda i: i["file_name"])
+    first = next(a for a in labelled if a["image_id"] == image["id"])
+    with pytest.raises(FileNotFoundError, match=rf"validation images are missing, e.g. .*{image['file_name']} \(image id {image['id']}, annotation id {first['id']}\)"):
         module.setup("validate")
 
 

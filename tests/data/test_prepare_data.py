@@ -3,6 +3,7 @@ official structure (RELEASE.annolist(i).image.name, .annorect(j).{x1, y1, x2, y2
 objpos.{x, y}, annopoints.point(k).{x, y, id, is_visible}}, RELEASE.img_train)."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -130,3 +131,30 @@ def test_prepare_data_script_converts_and_checks_mpii(official_mat, tmp_path):
     assert done.returncode == 1, done.stderr[-2000:]
     assert "ok       annotations/mpii_val.json  (data.val_ann): 1 people" in done.stdout
     assert "MISSING  1 of the first 200 images of annotations/mpii_val.json in images/" in done.stdout
+
+
+def run_prepare(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "scripts" / "prepare_data.py"), *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_validation_only_set_needs_no_training_images(fixtures_dir, tmp_path):
+    """OCHuman has no training split (data.train_ann is null): its training image folder is
+    not asked for; the validation images are."""
+    root = tmp_path / "ochuman"
+    shutil.copytree(fixtures_dir / "coco", root / "images")
+    shutil.copy(fixtures_dir / "coco" / "test_coco.json", root / "val.json")
+    done = run_prepare("ochuman", "--root", str(root), "data.val_ann=val.json",
+                       "train_images=train_imgs")
+    assert "MISSING" not in done.stdout and "train_imgs" not in done.stdout, done.stdout
+    assert "images/  (data.val_images)" in done.stdout
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_misspelt_key_is_named_with_a_suggestion(tmp_path):
+    done = run_prepare("ochuman", "--root", str(tmp_path), "data.val_annn=x.json")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "prepare_data.py: Could not override 'data.val_annn'" in done.stderr
+    assert "Did you mean data.val_ann=x.json?" in done.stderr
+    done = run_prepare("ochuman", "--root", str(tmp_path), "data.val_ann=")  # null: no split
+    assert "Traceback" not in done.stderr and "(data.val_ann)" not in done.stdout

@@ -8,7 +8,12 @@ import cv2
 import numpy as np
 import pytest
 
+from helpers import REPO
+
 from posekit.deploy.detections import DetectorUnavailable, HogPersonDetector
+
+
+SAMPLE = REPO / "data" / "sample"
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -20,16 +25,21 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @pytest.mark.skipif(not hasattr(cv2, "HOGDescriptor"), reason="OpenCV 5 has no HOG detector")
-def test_hog_finds_the_annotated_people(fixtures_dir):
-    folder = fixtures_dir / "aic"
-    data = json.loads((folder / "test_aic.json").read_text())
-    image_info = data["images"][2]  # three standing people; HOG finds two of them
-    image = cv2.cvtColor(cv2.imread(str(folder / image_info["file_name"])), cv2.COLOR_BGR2RGB)
-    truth = [np.array(a["bbox"]) for a in data["annotations"] if a["image_id"] == image_info["id"]]
-    boxes, scores = HogPersonDetector(score_threshold=0.3)(image)
-    assert boxes.shape == (len(scores), 4) and (scores >= 0.3).all()
-    matched = [max(iou(box, t) for t in truth) > 0.45 for box in boxes]
-    assert sum(matched) >= 2  # HOG is coarse: two of the three people with IoU > 0.45
+def test_hog_finds_the_annotated_people():
+    """The bundled sample (real pedestrians, one annotated per image), images doubled to HOG's
+    64x128 window: HOG finds the annotated person in most of the first 12 images."""
+    data = json.loads((SAMPLE / "annotations" / "val.json").read_text())
+    detector = HogPersonDetector(score_threshold=0.3)
+    found = 0
+    for image_info in data["images"][:12]:
+        image = cv2.imread(str(SAMPLE / "images" / image_info["file_name"]))
+        image = cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), None, fx=2, fy=2)
+        truth = [2 * np.array(a["bbox"]) for a in data["annotations"]
+                 if a["image_id"] == image_info["id"]]
+        boxes, scores = detector(image)
+        assert boxes.shape == (len(scores), 4) and (scores >= 0.3).all()
+        found += any(max(iou(box, t) for t in truth) > 0.3 for box in boxes)
+    assert found >= 7  # HOG is coarse: 9 of 12 with IoU > 0.3 on OpenCV 4.x
 
 
 def test_hog_missing_from_opencv_says_what_to_do(monkeypatch):

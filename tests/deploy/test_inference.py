@@ -17,6 +17,8 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf, open_dict
 
 from posekit.core.geometry import bbox_to_center_scale
+from posekit.data.formats.coco import load_coco_records
+from posekit.data.topdown import TopDownDataset
 from posekit.deploy.detections import DetectionsFile, PersonDetector
 from posekit.deploy.media import list_images
 from posekit.deploy.predictor import Predictor, coco_results, resolve_checkpoint
@@ -124,6 +126,36 @@ def test_predictor_api(checkpoints):
         predictor(image, np.array([[0, 0, 0, 10]]))
     with pytest.raises(ValueError, match="uint8"):
         predictor(image.astype(np.float32))
+
+
+def test_predictor_clips_boxes_as_evaluation_does(checkpoints, tmp_path):
+    """A box reaching past the image border: the Predictor cuts the crop that evaluation cuts
+    (the loader clips every box to 0 .. W-1, H-1), not the crop of the raw box."""
+    predictor = Predictor.from_checkpoint(checkpoints["simcc"])
+    name = "000570_0.jpg"
+    image = cv2.cvtColor(cv2.imread(str(SAMPLE / "images" / name)), cv2.COLOR_BGR2RGB)
+    height, width = image.shape[:2]
+    raw = [-10.0, 20.0, width + 20.0, height]  # past the left, right and bottom edges
+    by_hand = np.array([[0.0, 20.0, width - 1.0, height - 21.0]])  # corners clipped
+    prediction = predictor.predict(image, np.array([raw]), keep_crops=True)
+    np.testing.assert_allclose(prediction.boxes, by_hand)
+    np.testing.assert_array_equal(prediction.keypoints, predictor(image, by_hand)[0])
+    # the evaluation data path on the same box in a COCO file: the same crop
+    ann = tmp_path / "one.json"
+    ann.write_text(json.dumps({
+        "images": [{"id": 1, "file_name": name, "width": width, "height": height}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": raw, "iscrowd": 0,
+                         "keypoints": [30, 60, 2] * 17, "num_keypoints": 17, "area": 1000.0}],
+        "categories": [{"id": 1, "name": "person"}]}))
+    records = load_coco_records(ann, SAMPLE / "images", 17)
+    dataset = TopDownDataset(records, predictor.spec, predictor.codec, predictor.input_size,
+                             train=False)
+    crop = dataset[0]["image"].permute(1, 2, 0).numpy()
+    np.testing.assert_array_equal(crop, prediction.crops[0])
+    unclipped, _, _ = predictor.crop(image, np.array([raw], np.float32))
+    assert not np.array_equal(unclipped[0], crop)  # the clipping matters for this box
+    with pytest.raises(ValueError, match=r"box 0 .* boxes outside the image"):
+        predictor(image, np.array([[width + 5.0, 0.0, 10.0, 10.0]]))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message without CUDA")
@@ -306,7 +338,8 @@ def test_cli_falls_back_to_the_whole_image_without_detector_weights(
     assert "no detector weights are available" in err and "no HOG people detector" in err
     assert "WARNING: NO PERSON DETECTOR" in err
     height, width = cv2.imread(str(image)).shape[:2]
-    assert _results(out)[0]["bbox"] == [0, 0, width, height]
+    # the whole image, clipped as every box (corners at most W-1, H-1)
+    assert _results(out)[0]["bbox"] == [0, 0, width - 1, height - 1]
 
 
 def test_cli_on_a_video(checkpoints, infer, tmp_path):

@@ -454,8 +454,6 @@ def test_oks_nms_removes_duplicate(coco_file: Path) -> None:
 
 def test_coco_real_fixture_gt_is_perfect(fixtures_dir: Path) -> None:
     ann_file = fixtures_dir / "coco" / "test_coco.json"
-    if not ann_file.is_file():
-        pytest.skip(f"{ann_file} not found")
     annotations = [
         ann for ann in json.loads(ann_file.read_text())["annotations"]
         if ann["num_keypoints"] > 0 and not ann["iscrowd"]

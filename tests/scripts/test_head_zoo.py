@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
+import yaml
 from helpers.tiny_models import load_script
 
 ZOO = """
@@ -40,6 +43,12 @@ def test_the_zoo_writes_one_row_per_family(tmp_path):
     assert table["params (M)"][1] > table["params (M)"][0]
     markdown = (tmp_path / "zoo" / "head_zoo.md").read_text()
     assert markdown.startswith("| family | overrides | PCK@0.05 |") and "`model=rtmcc" in markdown
+    # the table records the budget every family shared and how speed was timed
+    budget = json.loads((tmp_path / "zoo" / "head_zoo_budget.json").read_text())
+    shared = yaml.safe_load(ZOO)["budget"]
+    assert budget["budget"] == shared and budget["timing"]["seconds_per_family"] == 0.1
+    assert all(f"`{override}`" in markdown for override in shared)
+    assert "batch 16, 1 torch threads, 0.1 s per family" in markdown
     # re-timing reads the runs back without training
     again = zoo.main(["--config", str(config), "--out", str(tmp_path / "zoo"), "--seconds", "0.1",
                       "--measure-only"])

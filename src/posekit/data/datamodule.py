@@ -24,7 +24,14 @@ log = logging.getLogger(__name__)
 
 
 class DataLayoutError(FileNotFoundError):
-    """``data.root`` is missing or lacks files of the expected layout."""
+    """``data.root`` is missing or lacks files of the expected layout.
+
+    Its repr is its message with its line breaks: Hydra's instantiate reports a failed
+    ``_target_`` by the exception's repr, which would print the layout as one line of ``\\n``.
+    """
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}: {self}"
 
 
 class TopDownDataModule(L.LightningDataModule):

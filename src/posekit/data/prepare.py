@@ -53,6 +53,9 @@ def check_layout(data_cfg: DictConfig, max_image_checks: int = 200) -> LayoutRep
         return report
     folders = {key: data_cfg.get(key) for key in FOLDER_KEYS if data_cfg.get(key)}
     for key, name in folders.items():
+        split_ann = key.replace("_images", "_ann")
+        if split_ann != key and split_ann in data_cfg and not data_cfg.get(split_ann):
+            continue  # a split the config does not have (OCHuman: no training set)
         path = root / name
         (report.found if path.is_dir() else report.missing).append(f"{name}/  (data.{key})")
     for key in ANNOTATION_KEYS:

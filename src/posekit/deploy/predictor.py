@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import torch
 
+from posekit.core.boxes import clip_bbox
 from posekit.core.geometry import bbox_to_center_scale, crop_affine_matrix
 from posekit.core.io import check_rgb_image, read_rgb_image
 from posekit.core.spec import KeypointSpec
@@ -185,10 +186,8 @@ def whole_image_box(image: np.ndarray) -> np.ndarray:
 
 
 def _as_boxes(boxes: np.ndarray | None, image: np.ndarray) -> np.ndarray:
-    """(M, 4) float32 xywh; None -> the whole image as one box."""
-    if boxes is None:
-        return whole_image_box(image)
-    boxes = np.asarray(boxes, dtype=np.float32)
+    """(M, 4) float32 xywh clipped to the image; None -> the whole image as one box."""
+    boxes = whole_image_box(image) if boxes is None else np.asarray(boxes, dtype=np.float32)
     if boxes.size == 0:
         return np.zeros((0, 4), dtype=np.float32)
     if boxes.ndim != 2 or boxes.shape[1] != 4:
@@ -199,7 +198,20 @@ def _as_boxes(boxes: np.ndarray | None, image: np.ndarray) -> np.ndarray:
             f"boxes must be (M, 4) x, y, w, h with w, h > 0; box {int(np.flatnonzero(bad)[0])} "
             f"is {boxes[bad][0].tolist()}"
         )
-    return boxes
+    return clip_boxes(boxes, image.shape[1], image.shape[0])
+
+
+def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(M, 4) xywh boxes clipped to the image as the data loader clips every box it reads
+    (:func:`posekit.core.boxes.clip_bbox`: corners within 0 .. width - 1, height - 1), so a box
+    reaching past the border gives the crop evaluation cut for it."""
+    clipped = np.empty_like(boxes, dtype=np.float32)
+    for i, box in enumerate(boxes):
+        inside, problem = clip_bbox(box, width, height)
+        if inside is None:
+            raise ValueError(f"box {i} {box.tolist()} of a {width}x{height} image: {problem}")
+        clipped[i] = inside
+    return clipped
 
 
 def coco_results(

@@ -44,22 +44,48 @@ def target_map(sample: dict[str, torch.Tensor], input_size: tuple[int, int]) -> 
     return resized / resized.max() if resized.max() > 0 else resized
 
 
-def render_sample(sample: dict[str, torch.Tensor], spec: KeypointSpec) -> np.ndarray:
+LABEL_HEIGHT = 22  # px of the caption strip above a browse tile
+
+
+def render_sample(
+    sample: dict[str, torch.Tensor], spec: KeypointSpec, zoom: int = 1, label: str | None = None
+) -> np.ndarray:
     """The crop (H, W, 3) uint8 RGB with the targets as a colour overlay and the keypoints
-    (left orange, right blue) that carry weight drawn with the skeleton."""
+    (left orange, right blue) that carry weight drawn with the skeleton.
+
+    ``zoom``: the crop and targets enlarged that many times (keypoints moved with them, pixel
+    centres kept: ``x' = zoom (x + 0.5) - 0.5``) before drawing, so lines stay thin on small
+    inputs; ``label``: a caption strip of ``LABEL_HEIGHT`` px above the tile. Returns
+    (zoom H [+ LABEL_HEIGHT], zoom W, 3).
+    """
     crop = sample["image"].permute(1, 2, 0).numpy().astype(np.uint8)  # (H, W, 3)
     height, width = crop.shape[:2]
     heat = target_map(sample, (width, height))  # (H, W)
+    if zoom > 1:
+        crop = cv2.resize(crop, (width * zoom, height * zoom), interpolation=cv2.INTER_LINEAR)
+        heat = cv2.resize(heat, (width * zoom, height * zoom), interpolation=cv2.INTER_LINEAR)
     colour = cv2.cvtColor(
         cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB
     )
     alpha = (0.7 * np.sqrt(heat))[..., None]
     blended = (crop * (1 - alpha) + colour * alpha).astype(np.uint8)
-    return draw_skeleton(
+    keypoints = (sample["keypoints"].numpy() + 0.5) * zoom - 0.5  # (K, 2)
+    tile = draw_skeleton(
         blended,
-        sample["keypoints"].numpy(),
+        keypoints,
         (sample["keypoint_weights"] > 0).float().numpy(),
         spec.skeleton,
         names=spec.names,
         score_threshold=0.5,
     )
+    if label is None:
+        return tile
+    strip = np.zeros((LABEL_HEIGHT, tile.shape[1], 3), dtype=np.uint8)
+    font_scale = 0.5  # shrunk until the caption fits the tile's width
+    while font_scale > 0.25 and cv2.getTextSize(
+        label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1
+    )[0][0] > tile.shape[1] - 8:
+        font_scale -= 0.05
+    cv2.putText(strip, label, (4, LABEL_HEIGHT - 7), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
+                (255, 255, 255), 1, cv2.LINE_AA)
+    return np.concatenate([strip, tile], axis=0)

@@ -11,12 +11,12 @@ As ``alphapose/models/fastpose.py`` and ``layers/DUC.py``: on a stride-32 featur
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from posekit.models.heads.common import INIT_STD
+from posekit.models.heads.integral import SymmetricIntegral
 
 
 class DUC(nn.Module):
@@ -83,36 +83,11 @@ class FastPoseHead(nn.Module):
         return {"heatmaps": self.conv_out(self.duc2(self.duc1(self.shuffle(feat))))}
 
 
-class SymmetricIntegral(torch.autograd.Function):
-    """AlphaPose's ``IngetralCoordinate``: forward ``p_i * i`` over the last axis (summed by the
-    caller to the expected index); backward replaces the gradient by ``+2`` for bins at or past
-    the expected index and ``-2`` before it (``+2`` everywhere when it lies past the end), times
-    the incoming gradient."""
-
-    AMPLITUDE = 2.0
-
-    @staticmethod
-    def forward(ctx: Any, probs: Tensor) -> Tensor:
-        index = torch.arange(probs.shape[-1], dtype=probs.dtype, device=probs.device)
-        weighted = probs * index
-        ctx.save_for_backward(index, weighted)
-        ctx.length = probs.shape[-1]
-        return weighted
-
-    @staticmethod
-    def backward(ctx: Any, grad_output: Tensor) -> Tensor:
-        index, weighted = ctx.saved_tensors
-        expected = weighted.sum(dim=-1, keepdim=True)  # (N, K, 1)
-        mask = torch.where(index < expected, -1.0, 1.0).to(grad_output.dtype)
-        mask = torch.where(expected > ctx.length, torch.ones_like(mask), mask)
-        return grad_output * mask * SymmetricIntegral.AMPLITUDE
-
-
 def _expected_index(probs: Tensor) -> Tensor:
     """(N, K, L) -> (N, K) ``sum_i i p_i``; through :class:`SymmetricIntegral` when a gradient
     is wanted, plain tensor ops otherwise (same values; traceable for export)."""
     if torch.is_grad_enabled() and probs.requires_grad:
-        return SymmetricIntegral.apply(probs).sum(dim=-1)
+        return SymmetricIntegral.apply(probs).squeeze(-1)
     index = torch.arange(probs.shape[-1], dtype=probs.dtype, device=probs.device)
     return (probs * index).sum(dim=-1)
 

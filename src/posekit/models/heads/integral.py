@@ -11,14 +11,17 @@ from torch import Tensor, nn
 from posekit.models.heads.heatmap import HeatmapHead
 
 _NORMS = ("softmax", "sigmoid")
-# AlphaPose's IngetralCoordinate.AMPLITUDE: the size of its replacement gradient
-SYMMETRIC_AMPLITUDE = 2.0
 
 
-class _SymmetricIntegral(torch.autograd.Function):
-    """``sum_j j * marginal[..., j]`` (N, K, w) -> (N, K, 1), with AlphaPose's training gradient:
-    ``+-AMPLITUDE`` per bin (- for bins left of the expectation, + otherwise; + everywhere
-    when the expectation lies beyond the last bin) instead of the bin index."""
+class SymmetricIntegral(torch.autograd.Function):
+    """AlphaPose's ``IngetralCoordinate``: ``sum_j j * marginal[..., j]`` (N, K, w) ->
+    (N, K, 1), the expected bin index, whose training gradient is replaced by
+    ``+-AMPLITUDE`` per bin (- for bins left of the expectation, + otherwise; + everywhere when
+    the expectation lies beyond the last bin) times the incoming gradient. The one
+    implementation of it: the integral head's ``symmetric_gradient`` and AlphaPose's
+    FastPose integral head both call it."""
+
+    AMPLITUDE = 2.0
 
     @staticmethod
     def forward(ctx, marginal: Tensor) -> Tensor:  # noqa: D102
@@ -30,9 +33,9 @@ class _SymmetricIntegral(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor) -> Tensor:  # noqa: D102
         index, coord = ctx.saved_tensors
-        sign = torch.where(index < coord, -1.0, 1.0)  # (N, K, w)
-        sign = torch.where(coord > index.shape[0], 1.0, sign)
-        return grad * sign * SYMMETRIC_AMPLITUDE
+        sign = torch.where(index < coord, -1.0, 1.0).to(grad.dtype)  # (N, K, w)
+        sign = torch.where(coord > index.shape[0], torch.ones_like(sign), sign)
+        return grad * sign * SymmetricIntegral.AMPLITUDE
 
 
 class IntegralHead(nn.Module):
@@ -131,6 +134,6 @@ class IntegralHead(nn.Module):
     def _expectation(self, marginal: Tensor) -> Tensor:
         """(N, K, n) marginal -> (N, K, 1) expected bin index."""
         if self.symmetric_gradient and self.training:
-            return _SymmetricIntegral.apply(marginal)
+            return SymmetricIntegral.apply(marginal)
         index = torch.arange(marginal.shape[-1], dtype=marginal.dtype, device=marginal.device)
         return (marginal * index).sum(dim=-1, keepdim=True)
