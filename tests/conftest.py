@@ -19,6 +19,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def record_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Record caches of the tests go to a temporary folder, never beside the shared fixtures."""
+    path = tmp_path_factory.mktemp("record_cache")
+    previous = os.environ.get("POSEKIT_CACHE_DIR")
+    os.environ["POSEKIT_CACHE_DIR"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("POSEKIT_CACHE_DIR", None)
+    else:
+        os.environ["POSEKIT_CACHE_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     """The shared real-data fixtures: $POSEKIT_FIXTURES, else ../shared/fixtures beside the repo.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 from posekit.data.datamodule import TopDownDataModule
 from posekit.data.formats.coco import load_coco_records, load_detection_records
@@ -16,6 +17,8 @@ class CocoDataModule(TopDownDataModule):
     e.g. ``COCO_val2017_detections_AP_H_56_person.json``) is used when ``use_det_boxes``.
     ``keypoints_in_file``: keypoints per annotation when the files hold more than the spec's K
     (Halpe-26 read from the 136-keypoint Halpe files: the first K are read).
+    ``record_cache``: the parsed annotations are cached beside each annotation file (true), in
+    a folder of that name, or not at all (false); see :mod:`posekit.data.formats.record_cache`.
     """
 
     def __init__(
@@ -29,6 +32,7 @@ class CocoDataModule(TopDownDataModule):
         use_det_boxes: bool = False,
         det_score_threshold: float = 0.0,
         keypoints_in_file: int | None = None,
+        record_cache: bool | str = True,
         **kwargs,
     ) -> None:
         self.train_ann = train_ann
@@ -39,6 +43,7 @@ class CocoDataModule(TopDownDataModule):
         self.use_det_boxes = use_det_boxes
         self.det_score_threshold = det_score_threshold
         self.keypoints_in_file = keypoints_in_file
+        self.record_cache = record_cache
         super().__init__(*args, **kwargs)
 
     @property
@@ -67,7 +72,7 @@ class CocoDataModule(TopDownDataModule):
             paths.append(self.resolve(self.val_det_file))
         return paths
 
-    def train_records(self) -> list[PersonRecord]:
+    def train_records(self) -> Sequence[PersonRecord]:
         if not self.train_ann:
             raise ValueError(
                 f"{type(self).__name__} has no training split (data.train_ann is null): evaluate "
@@ -81,6 +86,7 @@ class CocoDataModule(TopDownDataModule):
             self.resolve(self.train_images),
             self.spec.num_keypoints,
             self.keypoints_in_file,
+            cache=self.record_cache,
         )
 
     def val_source(self) -> str:
@@ -88,7 +94,7 @@ class CocoDataModule(TopDownDataModule):
             return f"{self.resolve(self.val_det_file)} (with {self.resolve(self.val_ann)})"
         return str(self.resolve(self.val_ann))
 
-    def val_records(self) -> list[PersonRecord]:
+    def val_records(self) -> Sequence[PersonRecord]:
         if self.use_det_boxes:
             return load_detection_records(
                 self.resolve(self.val_det_file),
@@ -102,4 +108,5 @@ class CocoDataModule(TopDownDataModule):
             self.resolve(self.val_images),
             self.spec.num_keypoints,
             self.keypoints_in_file,
+            cache=self.record_cache,
         )
