@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import json
 import logging
@@ -35,6 +34,7 @@ STAT_KEYS = (
 )  # COCOeval.stats order
 # OKS scale of the crowdposetools / xtcocotools ``use_area=False`` convention: 0.53 x box area
 BOX_AREA_FACTOR = 0.53
+_PLAIN = frozenset({int, float})  # what JSON numbers and tolist() give: checked in C
 
 
 def oks_matrix(keypoints: np.ndarray, areas: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
@@ -108,9 +108,20 @@ def load_coco_gt(ann_file: Path) -> dict:
     return dataset
 
 
-def coco_index(dataset: dict) -> COCO:
-    """A pycocotools ``COCO`` over an in-memory dataset (quietly)."""
-    coco = COCO()
+BACKENDS = ("pycocotools", "faster_coco_eval")
+
+
+def coco_index(dataset: dict, backend: str = "pycocotools") -> COCO:
+    """A ``COCO`` index (pycocotools', or faster-coco-eval's) over an in-memory dataset
+    (quietly)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"COCO evaluation backend '{backend}' is not one of {BACKENDS}")
+    if backend == "faster_coco_eval":
+        from faster_coco_eval import COCO as FasterCOCO
+
+        coco = FasterCOCO()
+    else:
+        coco = COCO()
     coco.dataset = dataset
     with contextlib.redirect_stdout(io.StringIO()):
         coco.createIndex()
@@ -118,10 +129,17 @@ def coco_index(dataset: dict) -> COCO:
 
 
 def run_cocoeval(gt: COCO, results: list[dict[str, Any]], sigmas: np.ndarray) -> COCOeval:
-    """pycocotools' keypoint evaluation (evaluate, accumulate, summarize) with custom sigmas."""
+    """The keypoint evaluation (evaluate, accumulate, summarize) with custom sigmas, by the
+    backend that built ``gt`` (:func:`coco_index`)."""
     with contextlib.redirect_stdout(io.StringIO()):
-        detections = gt.loadRes(copy.deepcopy(results))  # loadRes edits its input
-        evaluator = COCOeval(gt, detections, iouType="keypoints")
+        # loadRes adds area, bbox and id to each dict: shallow copies keep the caller's intact
+        detections = gt.loadRes([dict(result) for result in results])
+        if type(gt) is COCO:
+            evaluator = COCOeval(gt, detections, iouType="keypoints")
+        else:
+            from faster_coco_eval import COCOeval_faster
+
+            evaluator = COCOeval_faster(gt, detections, iouType="keypoints")
         evaluator.params.kpt_oks_sigmas = sigmas
         evaluator.evaluate()
         evaluator.accumulate()
@@ -144,6 +162,8 @@ class CocoKeypointAP(KeypointMetric):
             (CrowdPose, AI Challenger).
         keypoints_in_file: keypoints per annotation in ``ann_file`` when it has more than K
             (Halpe-26 scored against the 136-keypoint Halpe files): the first K are evaluated.
+        backend: ``pycocotools`` (the reference) or ``faster_coco_eval`` (the same numbers on
+            the fixtures, C++ matching: faster on large sets).
         parts: optional ``{name: (start, end)}`` keypoint ranges also scored on their own, as
             the whole-body evaluations do (Halpe: body, foot, face, hand): ``AP/<name>`` and
             ``AR/<name>``; a person counts for a part only when that part has labelled keypoints.
@@ -176,6 +196,7 @@ class CocoKeypointAP(KeypointMetric):
         use_area: bool = True,
         keypoints_in_file: int | None = None,
         parts: Mapping[str, Sequence[int]] | None = None,
+        backend: str = "pycocotools",
         **kwargs: Any,
     ) -> None:
         if sigmas is None:
@@ -194,10 +215,11 @@ class CocoKeypointAP(KeypointMetric):
         self.use_area = bool(use_area)
         self.keypoints_in_file = int(keypoints_in_file or sigma_array.size)
         self.parts = self._check_parts(parts or {})
-        self._coco = coco_index(self._load_annotations())
+        self.backend = str(backend)
+        self._coco = coco_index(self._load_annotations(), self.backend)
         self.category_id = int(self._coco.dataset["categories"][0]["id"])
         self._part_cocos = {
-            name: coco_index(_keypoint_slice(self._coco.dataset, start, end))
+            name: coco_index(_keypoint_slice(self._coco.dataset, start, end), self.backend)
             for name, (start, end) in self.parts.items()
         }
 
@@ -272,8 +294,9 @@ class CocoKeypointAP(KeypointMetric):
         if self.use_detections:
             areas = boxes[:, 2] * boxes[:, 3]
             kept: list[int] = []
-            for image_id in np.unique(image_ids):
-                rows = np.flatnonzero(image_ids == image_id)
+            by_image = np.argsort(image_ids, kind="stable")  # each image's rows, ascending
+            sorted_ids = image_ids[by_image]
+            for rows in np.split(by_image, np.flatnonzero(sorted_ids[1:] != sorted_ids[:-1]) + 1):
                 keep = oks_nms(
                     keypoints[rows],
                     person_scores[rows],
@@ -288,13 +311,10 @@ class CocoKeypointAP(KeypointMetric):
             len(image_ids), -1
         )  # (N, 3K)
         return [
-            {
-                "image_id": int(image_ids[i]),
-                "category_id": self.category_id,
-                "keypoints": [float(v) for v in flat[i]],
-                "score": float(person_scores[i]),
-            }
-            for i in order
+            {"image_id": image_id, "category_id": self.category_id, "keypoints": row, "score": score}
+            for image_id, row, score in zip(
+                image_ids[order].tolist(), flat[order].tolist(), person_scores[order].tolist()
+            )
         ]
 
     def _check_results(self, results: list[dict[str, Any]], source: str) -> None:
@@ -319,13 +339,25 @@ class CocoKeypointAP(KeypointMetric):
                     f"{where}: {len(result['keypoints'])} keypoint values, expected "
                     f"3 * {self.num_keypoints} (x, y, score per keypoint)"
                 )
-            values = [*result["keypoints"], result["score"]]
-            if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
-                raise ValueError(
-                    f"{where} (image_id {result['image_id']}): keypoints and score must be "
-                    "finite numbers; found NaN, inf or a non-number (OKS would count a NaN "
-                    "keypoint as a perfect match)"
-                )
+            plain = _PLAIN.issuperset(map(type, result["keypoints"]))
+            if not (plain and type(result["score"]) in _PLAIN):
+                values = [*result["keypoints"], result["score"]]
+                if not all(isinstance(v, (int, float)) for v in values):
+                    self._refuse_values(where, result)
+        values = np.array([r["keypoints"] for r in results], dtype=np.float64)  # (M, 3K)
+        scores = np.array([r["score"] for r in results], dtype=np.float64)  # (M,)
+        bad = ~(np.isfinite(values).all(axis=1) & np.isfinite(scores))
+        if bad.any():
+            i = int(np.argmax(bad))
+            self._refuse_values(f"{source}: result [{i}]", results[i])
+
+    @staticmethod
+    def _refuse_values(where: str, result: dict[str, Any]) -> None:
+        raise ValueError(
+            f"{where} (image_id {result['image_id']}): keypoints and score must be "
+            "finite numbers; found NaN, inf or a non-number (OKS would count a NaN "
+            "keypoint as a perfect match)"
+        )
 
     def _summaries(self, evaluator: COCOeval) -> dict[str, float]:
         """The reported numbers of one evaluation of all images."""

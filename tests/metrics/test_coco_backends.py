@@ -1,0 +1,59 @@
+"""COCO keypoint AP without copies of the results: the caller's list is left as it was, and
+faster-coco-eval (opt-in backend) gives pycocotools' numbers on the fixtures."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+
+from posekit.core.spec import KeypointSpec
+from posekit.metrics import CocoKeypointAP
+from posekit.metrics.coco import STAT_KEYS
+
+from helpers import REPO
+
+
+def noisy_results(ann_file, seed: int, sigma: float) -> list[dict]:
+    """Each labelled ground-truth person moved by Gaussian noise, with a random score; plus a
+    false positive per image."""
+    data = json.loads(ann_file.read_text())
+    rng = np.random.default_rng(seed)
+    results = []
+    for ann in data["annotations"]:
+        if ann.get("iscrowd", 0) or not any(ann["keypoints"][2::3]):
+            continue
+        keypoints = np.asarray(ann["keypoints"], dtype=np.float64).reshape(-1, 3)
+        keypoints[:, :2] += rng.normal(0.0, sigma, size=(len(keypoints), 2))
+        keypoints[:, 2] = rng.uniform(0.2, 1.0, len(keypoints))
+        results.append({"image_id": ann["image_id"], "category_id": 1,
+                        "keypoints": keypoints.ravel().tolist(), "score": float(rng.uniform())})
+    for image in data["images"]:
+        keypoints = np.column_stack([rng.uniform(0, 200, (17, 2)), np.ones(17)])
+        results.append({"image_id": image["id"], "category_id": 1,
+                        "keypoints": keypoints.ravel().tolist(), "score": 0.3})
+    return results
+
+
+@pytest.mark.parametrize("sigma", [2.0, 8.0])
+def test_faster_coco_eval_gives_pycocotools_numbers(fixtures_dir, sigma):
+    ann_file = fixtures_dir / "coco" / "test_coco.json"
+    spec = KeypointSpec.from_yaml(REPO / "conf" / "keypoints" / "coco.yaml")
+    results = noisy_results(ann_file, seed=int(sigma), sigma=sigma)
+    kept = copy.deepcopy(results)
+    reference = CocoKeypointAP(str(ann_file), spec=spec).evaluate_results(results)
+    assert results == kept  # evaluation adds nothing to the caller's dicts
+    faster = CocoKeypointAP(str(ann_file), spec=spec, backend="faster_coco_eval")
+    values = faster.evaluate_results(results)
+    assert results == kept
+    assert 0 < reference["AP"] < 1
+    for key in STAT_KEYS:
+        assert values[key] == pytest.approx(reference[key], abs=1e-9), key
+
+
+def test_unknown_backend_is_refused(fixtures_dir):
+    spec = KeypointSpec.from_yaml(REPO / "conf" / "keypoints" / "coco.yaml")
+    with pytest.raises(ValueError, match="backend 'cocoapi' is not one of"):
+        CocoKeypointAP(str(fixtures_dir / "coco" / "test_coco.json"), spec=spec, backend="cocoapi")
