@@ -1,0 +1,231 @@
+"""COCO-size annotation files: setup time (cold and cached), peak memory, loader workers'
+private memory over N samples, and COCO AP time of 104k detected people.
+
+The files are written here (``write_people_file``: realistic fields, 17 keypoints, a
+segmentation polygon per person, 2.6 people per image, images pointing at the COCO fixture's
+four JPEGs). Each setup runs in a fresh process (``python scale.py setup ...``) so that its peak
+resident set (VmHWM) is its own; workers' private memory (USS, psutil) is read after the first
+batch and after N samples of a shuffled training loader.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from argparse import Namespace
+from pathlib import Path
+
+import numpy as np
+
+MIB = 1024.0 * 1024.0
+PEOPLE_PER_IMAGE = 2.6
+
+
+def write_people_file(path: Path, people: int, image_names: list[str], seed: int = 0) -> Path:
+    """A COCO-format keypoint file of ``people`` labelled people (written in chunks)."""
+    rng = np.random.default_rng(seed)
+    images = max(1, int(round(people / PEOPLE_PER_IMAGE)))
+    with open(path, "w") as f:
+        f.write('{"info": {"description": "posekit scale benchmark"}, "licenses": [], "images": [')
+        f.write(",".join(
+            json.dumps({"license": 1, "file_name": image_names[i % len(image_names)],
+                        "coco_url": "", "height": 480, "width": 640,
+                        "date_captured": "2013-11-14 17:02:52", "flickr_url": "", "id": i + 1})
+            for i in range(images)))
+        f.write('], "annotations": [')
+        for start in range(0, people, 10000):
+            count = min(10000, people - start)
+            boxes = np.column_stack([rng.uniform(0, 400, count), rng.uniform(0, 200, count),
+                                     rng.uniform(40, 230, count), rng.uniform(80, 270, count)])
+            chunk = []
+            for j in range(count):
+                x, y, w, h = boxes[j].round(2).tolist()
+                kx = rng.integers(int(x), int(x + w) + 1, 17)
+                ky = rng.integers(int(y), int(y + h) + 1, 17)
+                v = rng.choice([0, 1, 2], 17, p=[0.3, 0.1, 0.6])
+                v[5] = 2  # at least one labelled keypoint
+                flat = np.column_stack([np.where(v > 0, kx, 0), np.where(v > 0, ky, 0), v])
+                angles = np.sort(rng.uniform(0, 2 * np.pi, 24))
+                polygon = np.column_stack([x + w / 2 * (1 + np.cos(angles)),
+                                           y + h / 2 * (1 + np.sin(angles))]).round(2)
+                chunk.append(json.dumps({
+                    "segmentation": [polygon.ravel().tolist()], "num_keypoints": int((v > 0).sum()),
+                    "area": round(w * h * 0.6, 4), "iscrowd": 0,
+                    "keypoints": flat.ravel().tolist(), "image_id": (start + j) % images + 1,
+                    "bbox": [x, y, w, h], "category_id": 1, "id": start + j + 1,
+                }))
+            f.write(("," if start else "") + ",".join(chunk))
+        f.write('], "categories": [{"supercategory": "person", "id": 1, "name": "person"}]}')
+    return path
+
+
+def _peak_rss() -> int:
+    with open("/proc/self/status") as status:
+        return int(next(line for line in status if line.startswith("VmHWM:")).split()[1]) * 1024
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _uss(pid: int) -> int:
+    """Private memory (USS) of a process: psutil where installed, else smaps_rollup."""
+    try:
+        import psutil
+
+        return int(psutil.Process(pid).memory_full_info().uss)
+    except ImportError:
+        fields = {}
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                parts = line.split()
+                if len(parts) >= 2 and parts[1].isdigit():
+                    fields[parts[0].rstrip(":")] = int(parts[1]) * 1024
+        return fields["Private_Clean"] + fields["Private_Dirty"]
+
+
+def measure_setup(root: Path, ann: str, workers: int, samples: int) -> dict:
+    """In this (fresh) process: setup('fit') time, peak and final RSS, workers' USS."""
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.common import compose_config, coco_fixture_overrides  # noqa: E402
+    from hydra.utils import instantiate
+
+    torch.set_num_threads(1)
+    cfg = compose_config([*coco_fixture_overrides(root, (48, 64)), f"data.train_ann={ann}",
+                          "data.val_ann=test_coco.json"])
+    datamodule = instantiate(cfg.data, num_workers=workers, batch_size=16, persistent_workers=True)
+    before = _rss()
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+    start = time.perf_counter()
+    datamodule.setup("fit")
+    seconds = time.perf_counter() - start
+    result = {"seconds": seconds, "peak": _peak_rss(), "rss": _rss(),
+              "before": before, "people": len(datamodule.train_set)}
+    if workers and samples:
+        loader = datamodule.train_dataloader()
+        batches = iter(loader)
+        next(batches)
+        pids = [w.pid for w in batches._workers]
+        first = [_uss(pid) for pid in pids]
+        for _ in range(samples // 16):
+            next(batches)
+        result.update(uss_first=first, uss_last=[_uss(pid) for pid in pids])
+    return result
+
+
+def _run_setup(python: str, root: Path, ann: str, workers: int, samples: int) -> dict:
+    out = subprocess.run([python, __file__, "setup", str(root), ann, str(workers), str(samples)],
+                         capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def scale_rows(args: Namespace) -> list:
+    from benchmarks.common import Row, coco_fixture
+
+    fixture = coco_fixture()
+    if fixture is None:
+        return []
+    rows: list[Row] = []
+    root = Path(args.scale_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("test_coco.json", *sorted(p.name for p in fixture.glob("*.jpg"))):
+        if not (root / name).exists():
+            (root / name).symlink_to(fixture / name)
+    names = sorted(p.name for p in fixture.glob("*.jpg"))
+    for people in args.scale_people:
+        ann = f"people_{people}.json"
+        if not (root / ann).exists():
+            write_people_file(root / ann, people, names)
+        for cache in root.glob(f"{ann}.*.posekit-records.npz"):
+            cache.unlink()
+        label = f"{people:,} people"
+        cold = _run_setup(sys.executable, root, ann, 0, 0)
+        warm = _run_setup(sys.executable, root, ann, args.scale_workers, args.scale_samples)
+        rows.append(Row("scale", f"setup('fit') cold, {label}", cold["seconds"], "s",
+                        note=f"peak RSS {cold['peak'] / MIB:,.0f} MiB, after {cold['rss'] / MIB:,.0f}"
+                             f" MiB (x{cold['peak'] / cold['rss']:.2f}); setup grew it "
+                             f"{(cold['peak'] - cold['before']) / MIB:,.0f} MiB at the peak, "
+                             f"kept {(cold['rss'] - cold['before']) / MIB:,.0f} MiB"))
+        rows.append(Row("scale", f"setup('fit') cached, {label}", warm["seconds"], "s",
+                        note=f"peak RSS {warm['peak'] / MIB:,.0f} MiB"))
+        if "uss_first" in warm:
+            first, last = np.array(warm["uss_first"]) / MIB, np.array(warm["uss_last"]) / MIB
+            rows.append(Row("scale", f"worker USS after {args.scale_samples:,} samples, {label}",
+                            float(last.max()), "MiB",
+                            note=f"{args.scale_workers} workers, first batch "
+                                 f"{', '.join(f'{v:.0f}' for v in first)} -> "
+                                 f"{', '.join(f'{v:.0f}' for v in last)} MiB"))
+    rows += metric_rows(args.scale_detections, args.scale_images, root)
+    return rows
+
+
+def metric_rows(detections: int, images: int, root: Path) -> list:
+    """COCO AP of ``detections`` detected people over ``images`` images (rescoring, OKS-NMS,
+    COCOeval) against pycocotools alone on the resulting list."""
+    import contextlib
+    import io
+
+    import torch
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    from benchmarks.common import Row
+    from posekit.metrics import CocoKeypointAP
+
+    gt_file = root / f"gt_{images}.json"
+    if not gt_file.exists():
+        write_people_file(gt_file, int(images * 1.27), ["a.jpg"], seed=1)
+    gt = json.loads(gt_file.read_text())
+    rng = np.random.default_rng(2)
+    people = gt["annotations"]
+    pick = rng.integers(0, len(people), detections)
+    keypoints = np.array([people[i]["keypoints"] for i in pick], dtype=np.float64).reshape(-1, 17, 3)
+    keypoints[..., :2] += rng.normal(0, 6, (detections, 17, 2))
+    states = {
+        "pred_keypoints": torch.from_numpy(keypoints[..., :2]),
+        "pred_scores": torch.from_numpy(rng.uniform(0.0, 1.0, (detections, 17))),
+        "bbox": torch.tensor([people[i]["bbox"] for i in pick], dtype=torch.float64),
+        "bbox_score": torch.from_numpy(rng.uniform(0.3, 1.0, detections)),
+        "image_id": torch.tensor([people[i]["image_id"] for i in pick]),
+    }
+    rows = []
+    for backend in ("pycocotools", "faster_coco_eval"):
+        metric = CocoKeypointAP(str(gt_file), sigmas=[0.05] * 17, use_detections=True,
+                                backend=backend)
+        start = time.perf_counter()
+        results = metric._build_results(states)
+        values = metric._evaluate(results)
+        ours = time.perf_counter() - start
+        if backend == "pycocotools":
+            reference = COCO()
+            reference.dataset = metric._coco.dataset
+            start = time.perf_counter()
+            with contextlib.redirect_stdout(io.StringIO()):
+                reference.createIndex()
+                evaluator = COCOeval(reference, reference.loadRes(results), iouType="keypoints")
+                evaluator.params.kpt_oks_sigmas = np.array([0.05] * 17)
+                evaluator.evaluate()
+                evaluator.accumulate()
+                evaluator.summarize()
+            alone = time.perf_counter() - start
+            rows.append(Row("scale", f"pycocotools alone, {len(results):,} results", alone, "s",
+                            note=f"AP {evaluator.stats[0]:.6f}"))
+            same = abs(evaluator.stats[0] - values["AP"]) <= 1e-9
+        rows.append(Row("scale", f"COCO AP ({backend}), {detections:,} detections, "
+                                 f"{images:,} images", ours, "s",
+                        note=f"AP {values['AP']:.6f}; x{ours / alone:.2f} of pycocotools alone"
+                             + ("" if backend != "pycocotools" else f", same AP: {same}")))
+    return rows
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["setup"]:
+    _, _, root, ann, workers, samples = sys.argv
+    print(json.dumps(measure_setup(Path(root), ann, int(workers), int(samples))))
