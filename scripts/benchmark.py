@@ -106,6 +106,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale-samples", type=int, default=5000)
     parser.add_argument("--scale-detections", type=int, default=104_125)
     parser.add_argument("--scale-images", type=int, default=5000)
+    parser.add_argument("--scale-mmpose-max", type=int, default=200_000,
+                        help="largest file mmpose's CocoDataset is measured on (its memory)")
     parser.add_argument("--scale-dir", default=str(Path(tempfile.gettempdir()) / "posekit-scale"),
                         help="where the scale group writes its annotation files")
     args = parser.parse_args(argv)

@@ -20,14 +20,20 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/, when run on its own
+
+from benchmarks.process_memory import current_rss, peak_rss, reset_peak_rss, uss  # noqa: E402
+
 MIB = 1024.0 * 1024.0
 PEOPLE_PER_IMAGE = 2.6
 
 
-def write_people_file(path: Path, people: int, image_names: list[str], seed: int = 0) -> Path:
-    """A COCO-format keypoint file of ``people`` labelled people (written in chunks)."""
+def write_people_file(path: Path, people: int, image_names: list[str], seed: int = 0,
+                      images: int | None = None) -> Path:
+    """A COCO-format keypoint file of ``people`` labelled people (written in chunks) in
+    ``images`` images (default: 2.6 people per image, as COCO train2017)."""
     rng = np.random.default_rng(seed)
-    images = max(1, int(round(people / PEOPLE_PER_IMAGE)))
+    images = images or max(1, int(round(people / PEOPLE_PER_IMAGE)))
     with open(path, "w") as f:
         f.write('{"info": {"description": "posekit scale benchmark"}, "licenses": [], "images": [')
         f.write(",".join(
@@ -62,61 +68,33 @@ def write_people_file(path: Path, people: int, image_names: list[str], seed: int
     return path
 
 
-def _peak_rss() -> int:
-    with open("/proc/self/status") as status:
-        return int(next(line for line in status if line.startswith("VmHWM:")).split()[1]) * 1024
-
-
-def _rss() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def _uss(pid: int) -> int:
-    """Private memory (USS) of a process: psutil where installed, else smaps_rollup."""
-    try:
-        import psutil
-
-        return int(psutil.Process(pid).memory_full_info().uss)
-    except ImportError:
-        fields = {}
-        with open(f"/proc/{pid}/smaps_rollup") as rollup:
-            for line in rollup:
-                parts = line.split()
-                if len(parts) >= 2 and parts[1].isdigit():
-                    fields[parts[0].rstrip(":")] = int(parts[1]) * 1024
-        return fields["Private_Clean"] + fields["Private_Dirty"]
-
-
 def measure_setup(root: Path, ann: str, workers: int, samples: int) -> dict:
     """In this (fresh) process: setup('fit') time, peak and final RSS, workers' USS."""
     import torch
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks.common import compose_config, coco_fixture_overrides  # noqa: E402
+    from benchmarks.common import compose_config, coco_fixture_overrides
     from hydra.utils import instantiate
 
     torch.set_num_threads(1)
     cfg = compose_config([*coco_fixture_overrides(root, (48, 64)), f"data.train_ann={ann}",
                           "data.val_ann=test_coco.json"])
     datamodule = instantiate(cfg.data, num_workers=workers, batch_size=16, persistent_workers=True)
-    before = _rss()
-    with open("/proc/self/clear_refs", "w") as refs:
-        refs.write("5")
+    before = current_rss()
+    reset_peak_rss()
     start = time.perf_counter()
     datamodule.setup("fit")
     seconds = time.perf_counter() - start
-    result = {"seconds": seconds, "peak": _peak_rss(), "rss": _rss(),
+    result = {"seconds": seconds, "peak": peak_rss(), "rss": current_rss(),
               "before": before, "people": len(datamodule.train_set)}
     if workers and samples:
         loader = datamodule.train_dataloader()
         batches = iter(loader)
         next(batches)
         pids = [w.pid for w in batches._workers]
-        first = [_uss(pid) for pid in pids]
+        first = [uss(pid) for pid in pids]
         for _ in range(samples // 16):
             next(batches)
-        result.update(uss_first=first, uss_last=[_uss(pid) for pid in pids])
+        result.update(uss_first=first, uss_last=[uss(pid) for pid in pids])
     return result
 
 
@@ -163,8 +141,36 @@ def scale_rows(args: Namespace) -> list:
                             note=f"{args.scale_workers} workers, first batch "
                                  f"{', '.join(f'{v:.0f}' for v in first)} -> "
                                  f"{', '.join(f'{v:.0f}' for v in last)} MiB"))
+        if args.mmpose_python and people <= args.scale_mmpose_max:
+            rows += mmpose_rows(args, root, ann, label)
     rows += metric_rows(args.scale_detections, args.scale_images, root)
     return rows
+
+
+def mmpose_rows(args: Namespace, root: Path, ann: str, label: str) -> list:
+    """mmpose's CocoDataset on the same file (mmpose_scale.py in ``--mmpose-python``)."""
+    from benchmarks.common import Row
+
+    script = Path(__file__).with_name("mmpose_scale.py")
+    done = subprocess.run([args.mmpose_python, str(script), str(root), ann, "--workers",
+                           str(args.scale_workers), "--samples", str(args.scale_samples)],
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"--mmpose-python {args.mmpose_python}: the mmpose scale measurement "
+                         f"failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    versions = ", ".join(f"{k} {v}" for k, v in result["versions"].items())
+    first, last = np.array(result["uss_first"]) / MIB, np.array(result["uss_last"]) / MIB
+    return [
+        Row("scale", f"mmpose CocoDataset build, {label}", result["seconds"], "s",
+            note=f"peak RSS {result['peak'] / MIB:,.0f} MiB, after {result['rss'] / MIB:,.0f} "
+                 f"MiB; {result['people']:,} people; {versions}"),
+        Row("scale", f"mmpose worker USS after {args.scale_samples:,} samples, {label}",
+            float(last.max()), "MiB",
+            note=f"{args.scale_workers} workers, first batch "
+                 f"{', '.join(f'{v:.0f}' for v in first)} -> "
+                 f"{', '.join(f'{v:.0f}' for v in last)} MiB (serialize_data=True)"),
+    ]
 
 
 def metric_rows(detections: int, images: int, root: Path) -> list:
@@ -182,7 +188,8 @@ def metric_rows(detections: int, images: int, root: Path) -> list:
 
     gt_file = root / f"gt_{images}.json"
     if not gt_file.exists():
-        write_people_file(gt_file, int(images * 1.27), ["a.jpg"], seed=1)
+        # COCO val2017: 6,352 people with keypoints in 5,000 images
+        write_people_file(gt_file, int(images * 1.27), ["a.jpg"], seed=1, images=images)
     gt = json.loads(gt_file.read_text())
     rng = np.random.default_rng(2)
     people = gt["annotations"]
@@ -200,10 +207,10 @@ def metric_rows(detections: int, images: int, root: Path) -> list:
     for backend in ("pycocotools", "faster_coco_eval"):
         metric = CocoKeypointAP(str(gt_file), sigmas=[0.05] * 17, use_detections=True,
                                 backend=backend)
-        start = time.perf_counter()
-        results = metric._build_results(states)
-        values = metric._evaluate(results)
+        start = time.perf_counter()  # what compute() does, on these states
+        values = metric._evaluate(metric._build_results(states, as_lists=False))
         ours = time.perf_counter() - start
+        results = metric._build_results(states)  # the same list, as predictions.json holds it
         if backend == "pycocotools":
             reference = COCO()
             reference.dataset = metric._coco.dataset

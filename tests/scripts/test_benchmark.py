@@ -122,3 +122,20 @@ def test_the_bare_loop_runs_at_the_trainer_s_precision(monkeypatch, precision, e
     monkeypatch.setattr(overhead, "build_model", recording_model)
     overhead.bare_seconds(cfg, batches, 2, torch.device("cpu"))
     assert seen == [expected, expected]
+
+
+def test_scale_files_are_coco_people_the_loader_reads_whole(tmp_path, monkeypatch) -> None:
+    """The scale group's writer: every person is labelled, inside its image and kept by the
+    loader; segmentation polygons and the COCO fields are there."""
+    scale = benchmark_module(monkeypatch, "scale")
+    from posekit.data.formats.coco import load_coco_records
+
+    path = scale.write_people_file(tmp_path / "people.json", 260, ["a.jpg", "b.jpg"])
+    data = json.loads(path.read_text())
+    assert len(data["images"]) == 100 and len(data["annotations"]) == 260
+    ann = data["annotations"][0]
+    assert len(ann["segmentation"][0]) == 48 and len(ann["keypoints"]) == 51
+    assert ann["num_keypoints"] == sum(v > 0 for v in ann["keypoints"][2::3])
+    records = load_coco_records(path, tmp_path, 17, cache=False)
+    assert len(records) == 260
+    assert {Path(r.image_path).name for r in records} == {"a.jpg", "b.jpg"}

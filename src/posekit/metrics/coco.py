@@ -48,7 +48,8 @@ def oks_matrix(keypoints: np.ndarray, areas: np.ndarray, sigmas: np.ndarray) -> 
     Returns:
         (N, N) OKS, ``mean_k exp(-d_k^2 / (2 s^2 (2 sigma_k)^2))``.
     """
-    d2 = ((keypoints[:, None] - keypoints[None]) ** 2).sum(axis=-1)  # (N, N, K)
+    x, y = keypoints[..., 0], keypoints[..., 1]  # (N, K) each
+    d2 = (x[:, None] - x[None]) ** 2 + (y[:, None] - y[None]) ** 2  # (N, N, K)
     scale = (areas[:, None] + areas[None]) / 2.0  # (N, N)
     variances = (2.0 * sigmas) ** 2  # (K,)
     e = d2 / (2.0 * variances * (scale[..., None] + np.spacing(1)))
@@ -82,12 +83,12 @@ def oks_nms(
         Indices of the kept instances, highest score first.
     """
     oks = oks_matrix(keypoints, areas, sigmas)
-    remaining = list(np.argsort(-scores, kind="stable"))
+    suppressed = np.zeros(len(scores), dtype=bool)
     keep: list[int] = []
-    while remaining:
-        best = int(remaining[0])
-        keep.append(best)
-        remaining = [j for j in remaining[1:] if oks[best, j] <= threshold]
+    for best in np.argsort(-scores, kind="stable").tolist():
+        if not suppressed[best]:
+            keep.append(best)
+            suppressed |= oks[best] > threshold
     return keep
 
 
@@ -278,8 +279,14 @@ class CocoKeypointAP(KeypointMetric):
         dataset["annotations"] = kept
         return dataset
 
-    def _build_results(self, states: dict[str, Tensor] | None) -> list[dict[str, Any]]:
-        """COCO result dicts of the de-duplicated states, by sample index (with NMS: by image)."""
+    def _build_results(
+        self, states: dict[str, Tensor] | None, as_lists: bool = True
+    ) -> list[dict[str, Any]]:
+        """COCO result dicts of the de-duplicated states, by sample index (with NMS: by image).
+
+        ``as_lists=False`` gives each ``keypoints`` as a (3K,) float64 row of one array, for
+        evaluation in this process: no Python float per value, and pycocotools' ``loadRes``
+        takes its min and max without converting a list."""
         if states is None:
             return []
         keypoints = states["pred_keypoints"].double().cpu().numpy()  # (N, K, 2)
@@ -310,10 +317,13 @@ class CocoKeypointAP(KeypointMetric):
         flat = np.concatenate([keypoints, kpt_scores[..., None]], axis=-1).reshape(
             len(image_ids), -1
         )  # (N, 3K)
+        rows = flat[order]  # (M, 3K)
         return [
             {"image_id": image_id, "category_id": self.category_id, "keypoints": row, "score": score}
             for image_id, row, score in zip(
-                image_ids[order].tolist(), flat[order].tolist(), person_scores[order].tolist()
+                image_ids[order].tolist(),
+                rows.tolist() if as_lists else list(rows),
+                person_scores[order].tolist(),
             )
         ]
 
@@ -339,7 +349,11 @@ class CocoKeypointAP(KeypointMetric):
                     f"{where}: {len(result['keypoints'])} keypoint values, expected "
                     f"3 * {self.num_keypoints} (x, y, score per keypoint)"
                 )
-            plain = _PLAIN.issuperset(map(type, result["keypoints"]))
+            keypoints = result["keypoints"]
+            if type(keypoints) is np.ndarray:  # a row of _build_results(as_lists=False)
+                plain = keypoints.dtype == np.float64
+            else:
+                plain = _PLAIN.issuperset(map(type, keypoints))
             if not (plain and type(result["score"]) in _PLAIN):
                 values = [*result["keypoints"], result["score"]]
                 if not all(isinstance(v, (int, float)) for v in values):
@@ -377,7 +391,7 @@ class CocoKeypointAP(KeypointMetric):
         return values
 
     def compute(self) -> dict[str, Tensor]:
-        results = self._build_results(self._collect())
+        results = self._build_results(self._collect(), as_lists=False)
         return self._scalars(self._evaluate(results)) if results else {}
 
     def results(self) -> list[dict[str, Any]]:

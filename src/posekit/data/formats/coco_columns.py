@@ -197,12 +197,16 @@ def parse_coco_people(
     areas = np.asarray(columns.areas, dtype=np.float64)[rows]
     has_area = np.frombuffer(columns.has_area, dtype=np.uint8)[rows].astype(bool)
     areas = np.where(has_area, areas, (boxes32[:, 2] * boxes32[:, 3]).astype(np.float64))
-    used = np.unique(image_index[keep])
+    used = np.unique(image_index[keep])  # images with people kept
     image_list = list(images.values())
-    paths = [str(image_dir / image_list[u]["file_name"]) for u in used]
+    table: dict[str, int] = {}  # each file once (images of one file share its checks)
+    path_of_used = np.array(
+        [table.setdefault(str(image_dir / image_list[u]["file_name"]), len(table)) for u in used],
+        dtype=np.int64,
+    )
     store = RecordStore(
-        paths,
-        image_index=np.searchsorted(used, image_index[keep]),
+        list(table),
+        image_index=path_of_used[np.searchsorted(used, image_index[keep])],
         image_id=np.asarray([int(image_ids[i]) for i in np.flatnonzero(keep)], dtype=np.int64),
         bbox=boxes32[keep],
         keypoints=keypoints[keep],
