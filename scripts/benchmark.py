@@ -100,6 +100,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--mmpose-python", metavar="PYTHON",
                         help="an interpreter with mmpose: adds mmpose's data path beside "
                              "posekit's on the COCO fixture (README: Performance)")
+    parser.add_argument("--mmpose-rounds", type=int, default=5,
+                        help="interleaved posekit / mmpose rounds of the data-path ratio")
     parser.add_argument("--groups", nargs="+", default=list(GROUPS)[:4], choices=list(GROUPS))
     parser.add_argument("--scale-people", type=int, nargs="+", default=[149_813])
     parser.add_argument("--scale-workers", type=int, default=2)

@@ -135,12 +135,8 @@ def scale_rows(args: Namespace) -> list:
         rows.append(Row("scale", f"setup('fit') cached, {label}", warm["seconds"], "s",
                         note=f"peak RSS {warm['peak'] / MIB:,.0f} MiB"))
         if "uss_first" in warm:
-            first, last = np.array(warm["uss_first"]) / MIB, np.array(warm["uss_last"]) / MIB
-            rows.append(Row("scale", f"worker USS after {args.scale_samples:,} samples, {label}",
-                            float(last.max()), "MiB",
-                            note=f"{args.scale_workers} workers, first batch "
-                                 f"{', '.join(f'{v:.0f}' for v in first)} -> "
-                                 f"{', '.join(f'{v:.0f}' for v in last)} MiB"))
+            rows.append(uss_row(f"worker USS after {args.scale_samples:,} samples, {label}",
+                                warm, args.scale_workers))
         if args.mmpose_python and people <= args.scale_mmpose_max:
             rows += mmpose_rows(args, root, ann, label)
     rows += metric_rows(args.scale_detections, args.scale_images, root)
@@ -160,17 +156,24 @@ def mmpose_rows(args: Namespace, root: Path, ann: str, label: str) -> list:
                          f"failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
     versions = ", ".join(f"{k} {v}" for k, v in result["versions"].items())
-    first, last = np.array(result["uss_first"]) / MIB, np.array(result["uss_last"]) / MIB
     return [
         Row("scale", f"mmpose CocoDataset build, {label}", result["seconds"], "s",
             note=f"peak RSS {result['peak'] / MIB:,.0f} MiB, after {result['rss'] / MIB:,.0f} "
                  f"MiB; {result['people']:,} people; {versions}"),
-        Row("scale", f"mmpose worker USS after {args.scale_samples:,} samples, {label}",
-            float(last.max()), "MiB",
-            note=f"{args.scale_workers} workers, first batch "
-                 f"{', '.join(f'{v:.0f}' for v in first)} -> "
-                 f"{', '.join(f'{v:.0f}' for v in last)} MiB (serialize_data=True)"),
+        uss_row(f"mmpose worker USS after {args.scale_samples:,} samples, {label}", result,
+                args.scale_workers, " (serialize_data=True)"),
     ]
+
+
+def uss_row(setting: str, result: dict, workers: int, extra: str = ""):
+    """The largest worker USS at the end, with every worker's first-batch and last figures."""
+    from benchmarks.common import Row
+
+    first, last = np.array(result["uss_first"]) / MIB, np.array(result["uss_last"]) / MIB
+    growth = float((last / first).max() - 1)
+    return Row("scale", setting, float(last.max()), "MiB",
+               note=f"{workers} workers, first batch {', '.join(f'{v:.0f}' for v in first)} -> "
+                    f"{', '.join(f'{v:.0f}' for v in last)} MiB (+{growth:.0%} at most){extra}")
 
 
 def metric_rows(detections: int, images: int, root: Path) -> list:

@@ -77,10 +77,14 @@ def test_mmpose_row_reads_the_companion_s_json_line(tmp_path, monkeypatch) -> No
         f'echo "$@" > {record}\necho "loading annotations into memory..."\n'
         """echo '{"samples_per_s": 250.0, "mmpose": "1.3.2"}'""",
     )
-    args = Namespace(mmpose_python=python, seconds=0.5, batch_size=16)
-    row = data_path.mmpose_row(tmp_path, (192, 256), posekit=500.0, full=1000.0, args=args)
+    args = Namespace(mmpose_python=python, seconds=0.5, batch_size=16, mmpose_rounds=3)
+    posekit = iter([500.0, 400.0, 750.0])  # the rounds' posekit rates, interleaved
+    row = data_path.mmpose_row(tmp_path, (192, 256), posekit=posekit.__next__, full=1000.0,
+                               args=args)
     assert (row.setting, row.value) == ("mmpose 1.3.2 data path 256x192, shuffled", 250.0)
-    assert "0.25 x full decode" in row.note and "is 2.00 x this" in row.note
+    assert "0.25 x full decode" in row.note
+    assert "is 2.00 x this (median of 3 interleaved rounds, 1.60 - 3.00)" in row.note
+    assert "posekit: torch " in row.note and "mmpose: versions not reported" in row.note
     script, root, *options = record.read_text().split()
     assert script.endswith("mmpose_data_path.py") and root == str(tmp_path)
     assert options == ["--seconds", "0.5", "--batch-size", "16", "--input-size", "192", "256"]
