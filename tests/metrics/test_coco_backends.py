@@ -30,8 +30,9 @@ def noisy_results(ann_file, seed: int, sigma: float) -> list[dict]:
         keypoints[:, 2] = rng.uniform(0.2, 1.0, len(keypoints))
         results.append({"image_id": ann["image_id"], "category_id": 1,
                         "keypoints": keypoints.ravel().tolist(), "score": float(rng.uniform())})
+    k = len(data["annotations"][0]["keypoints"]) // 3
     for image in data["images"]:
-        keypoints = np.column_stack([rng.uniform(0, 200, (17, 2)), np.ones(17)])
+        keypoints = np.column_stack([rng.uniform(0, 200, (k, 2)), np.ones(k)])
         results.append({"image_id": image["id"], "category_id": 1,
                         "keypoints": keypoints.ravel().tolist(), "score": 0.3})
     return results
@@ -57,3 +58,18 @@ def test_unknown_backend_is_refused(fixtures_dir):
     spec = KeypointSpec.from_yaml(REPO / "conf" / "keypoints" / "coco.yaml")
     with pytest.raises(ValueError, match="backend 'cocoapi' is not one of"):
         CocoKeypointAP(str(fixtures_dir / "coco" / "test_coco.json"), spec=spec, backend="cocoapi")
+
+
+def test_faster_coco_eval_gives_crowdpose_numbers(fixtures_dir):
+    """CrowdPose's AP by crowd index re-runs the evaluator on image groups: same numbers."""
+    from posekit.metrics.crowdpose import CrowdPoseAP
+
+    ann_file = fixtures_dir / "crowdpose" / "test_crowdpose.json"
+    spec = KeypointSpec.from_yaml(REPO / "conf" / "keypoints" / "crowdpose.yaml")
+    results = noisy_results(ann_file, seed=3, sigma=6.0)
+    reference = CrowdPoseAP(str(ann_file), spec=spec).evaluate_results(results)
+    values = CrowdPoseAP(str(ann_file), spec=spec, backend="faster_coco_eval").evaluate_results(
+        results
+    )
+    assert 0 < reference["AP"] < 1
+    assert values == pytest.approx(reference, abs=1e-9)
