@@ -239,6 +239,11 @@ def test_bad_values_found_by_the_columns_name_the_record(tmp_path):
     path = write_people(tmp_path / "ann.json", [good, flagged])
     with pytest.raises(ValueError, match=r"annotations\[1\] \(id 4\): 'keypoints' holds True"):
         load_coco_records(path, tmp_path, 17, cache=False)
+    huge = person(6)
+    huge["keypoints"][3] = 1e39  # finite, but inf once in float32
+    path = write_people(tmp_path / "ann.json", [good, huge])
+    with pytest.raises(ValueError, match=r"annotations\[1\] \(id 6\): 'keypoints' holds a value beyond"):
+        load_coco_records(path, tmp_path, 17, cache=False)
     path = write_people(tmp_path / "ann.json", [good, {"id": 5, "bbox": [1, 1, 2, 2]}])
     with pytest.raises(ValueError, match=r"annotations\[1\] \(id 5\): missing required keys"):
         load_coco_records(path, tmp_path, 17, cache=False)

@@ -12,6 +12,7 @@ file order) is reported as the per-record checks report it, naming the file and 
 from __future__ import annotations
 
 import logging
+import math
 from array import array
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,10 @@ def check_numbers(values: Any, count: int, what: str, where: str) -> None:
         )
 
 
+def _image(obj: dict) -> tuple:
+    return obj["id"], obj["file_name"], obj.get("width"), obj.get("height")
+
+
 class _Row:
     """What an annotation becomes in the parsed tree: its row in the columns."""
 
@@ -61,16 +66,20 @@ class _AnnotationColumns:
 
     def __init__(self, values_per_person: int) -> None:
         self.values = values_per_person
-        self.keypoints, self.bbox = array("d"), array("d")
+        self.keypoints, self.bbox = array("f"), array("d")  # float32 as the records hold them
         self.image_ids: list = []
         self.ids: list = []
         self.areas: list = []
         self.crowd = bytearray()
         self.has_area = bytearray()
-        self.kept: dict[int, dict] = {}  # rows that failed a type check: their dicts
+        self.kept: dict[int, dict] = {}  # rows that failed a check here: their dicts
 
     def __call__(self, obj: dict) -> Any:
-        if "image_id" not in obj or "file_name" in obj:
+        if "image_id" not in obj:
+            if "file_name" in obj and "id" in obj:  # an image: what the records need of it
+                return _image(obj)
+            return obj
+        if "file_name" in obj:
             return obj
         obj.pop("segmentation", None)
         row = len(self.image_ids)
@@ -84,10 +93,12 @@ class _AnnotationColumns:
             and _NUMBERS.issuperset(map(type, bbox))
         )
         if ok:
-            try:
-                self.keypoints.extend(keypoints)
-                self.bbox.extend(bbox)
-            except OverflowError:  # an integer beyond float range
+            try:  # NaN and inf propagate through a sum; an integer beyond float range raises
+                ok = math.isfinite(sum(keypoints)) and math.isfinite(sum(bbox))
+                if ok:
+                    self.keypoints.extend(keypoints)
+                    self.bbox.extend(bbox)
+            except OverflowError:
                 ok = False
                 del self.keypoints[row * self.values :], self.bbox[row * 4 :]
         if not ok:
@@ -149,45 +160,51 @@ def parse_coco_people(
     """The records of :func:`posekit.data.formats.coco.load_coco_records` and the skip summary."""
     columns = _AnnotationColumns(3 * in_file)
     data = _read(ann_file, columns)
-    images: dict = {}
+    images: dict = {}  # id -> (id, file_name, width, height)
     for i, image in enumerate(data["images"]):
-        require_keys(image, ("id", "file_name"), f"{ann_file}: images[{i}]")
-        images[image["id"]] = image
+        if type(image) is not tuple:
+            require_keys(image, ("id", "file_name"), f"{ann_file}: images[{i}]")
+            image = _image(image)
+        images[image[0]] = image
     annotations = data.pop("annotations")
     if not isinstance(annotations, list):
         raise ValueError(f"COCO annotation file {ann_file}: 'annotations' must be a list")
     if columns.kept or not all(type(a) is _Row for a in annotations):
         _refuse_first_bad(annotations, columns, ann_file, images)
-    rows = np.fromiter((a.index for a in annotations), np.int64, len(annotations))
+    rows: np.ndarray | slice = np.fromiter((a.index for a in annotations), np.int64, len(annotations))
     n = len(rows)
-    image_ids = [columns.image_ids[r] for r in rows]
-    ids = [columns.ids[r] for r in rows]
+    if n and rows[0] == 0 and rows[-1] == n - 1 and (np.diff(rows) == 1).all():
+        rows = slice(0, n)  # the usual case: every row once, in order (no copy of the columns)
+    image_ids = columns.image_ids[rows] if type(rows) is slice else [columns.image_ids[r] for r in rows]
+    ids = columns.ids[rows] if type(rows) is slice else [columns.ids[r] for r in rows]
     missing = [i for i, image_id in enumerate(image_ids) if image_id not in images]
-    keypoints = np.frombuffer(columns.keypoints, dtype=np.float64).reshape(-1, in_file, 3)[rows]
+    if missing:
+        first = missing[0]
+        shown = "?" if ids[first] is _MISSING else ids[first]
+        raise ValueError(
+            f"{ann_file}: annotations[{first}] (id {shown}): image_id {image_ids[first]} is not "
+            "in 'images'"
+        )
+    keypoints = np.frombuffer(columns.keypoints, dtype=np.float32).reshape(-1, in_file, 3)[rows]
     boxes = np.frombuffer(columns.bbox, dtype=np.float64).reshape(-1, 4)[rows]
-    finite = np.isfinite(keypoints).all(axis=(1, 2)) & np.isfinite(boxes).all(axis=1)
-    first_bad = min([*missing[:1], *np.flatnonzero(~finite)[:1].tolist()], default=None)
-    if first_bad is not None:
-        ann = {
-            "image_id": image_ids[first_bad],
-            "keypoints": keypoints[first_bad].ravel().tolist(),
-            "bbox": boxes[first_bad].tolist(),
-        }
-        if ids[first_bad] is not _MISSING:
-            ann["id"] = ids[first_bad]
-        _check_annotation(ann, first_bad, ann_file, images, columns.values)
-
-    keypoints = keypoints[:, :num_keypoints].astype(np.float32)  # (N, K, 3)
+    beyond = np.flatnonzero(~np.isfinite(keypoints).all(axis=(1, 2)))  # finite, not in float32
+    if beyond.size:
+        first = int(beyond[0])
+        raise ValueError(
+            f"{ann_file}: annotations[{first}] (id {record_id(ids, first)}): 'keypoints' holds a "
+            "value beyond float32's range (|v| > 3.4e38); coordinates must be image pixels"
+        )
+    keypoints = keypoints[:, :num_keypoints]  # (N, K, 3) float32
     table = {image_id: index for index, image_id in enumerate(images)}
     image_index = np.fromiter((table[i] for i in image_ids), np.int64, n)
     sizes = np.array(
-        [[_size(im.get("width")), _size(im.get("height"))] for im in images.values()],
+        [[_size(width), _size(height)] for _, _, width, height in images.values()],
         dtype=np.float64,
     ).reshape(-1, 2)[image_index]  # (N, 2), NaN where the file gives none
     clipped, reasons = clip_boxes(boxes, sizes)
     crowd = np.frombuffer(columns.crowd, dtype=np.uint8)[rows].astype(bool)
     unlabelled = ~(keypoints[:, :, 2] > 0).any(axis=1)
-    record_ids = [i if a is _MISSING else a for i, a in enumerate(ids)]
+    record_ids = [record_id(ids, i) for i in range(n)]
     skipped = SkipCounter(str(ann_file))
     skip = _skip_reasons(crowd, unlabelled, reasons)
     for index in np.flatnonzero(skip):
@@ -201,7 +218,7 @@ def parse_coco_people(
     image_list = list(images.values())
     table: dict[str, int] = {}  # each file once (images of one file share its checks)
     path_of_used = np.array(
-        [table.setdefault(str(image_dir / image_list[u]["file_name"]), len(table)) for u in used],
+        [table.setdefault(str(image_dir / image_list[u][1]), len(table)) for u in used],
         dtype=np.int64,
     )
     store = RecordStore(
@@ -215,6 +232,11 @@ def parse_coco_people(
         ann_id=np.asarray([int(record_ids[i]) for i in np.flatnonzero(keep)], dtype=np.int64),
     )
     return store, skipped.summary()
+
+
+def record_id(ids: list, i: int) -> Any:
+    """The annotation's ``id``, or its position where it has none (as the per-record rule)."""
+    return i if ids[i] is _MISSING else ids[i]
 
 
 def _size(value: Any) -> float:
