@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from posekit.core import json_stream
 from posekit.core.boxes import clip_bbox
 from posekit.core.spec import KeypointSpec
 from posekit.data.formats import coco as coco_format
@@ -72,7 +73,9 @@ def fixture_files(fixtures_dir: Path) -> list[tuple[Path, int, int]]:
     ]
 
 
-def test_columns_hold_the_per_annotation_records_of_every_fixture(fixtures_dir):
+@pytest.mark.parametrize("window", [7, 1 << 22])
+def test_columns_hold_the_per_annotation_records_of_every_fixture(fixtures_dir, monkeypatch, window):
+    monkeypatch.setattr(json_stream, "CHUNK", window)  # the file read a few characters at a time
     for ann_file, k, in_file in fixture_files(fixtures_dir):
         expected = reference_records(ann_file, "/images", k, in_file)
         parsed = load_coco_records(ann_file, "/images", k, in_file, cache=False)

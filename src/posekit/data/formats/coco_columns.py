@@ -1,9 +1,10 @@
 """COCO keypoint annotations read column by column, without keeping the JSON tree.
 
-``json.load`` with an ``object_hook`` that turns each annotation into a few numbers as soon as
-it is parsed: its segmentation and its lists of Python numbers are dropped at once, so the
-memory of the parse is the file's text and the columns, not the whole tree (1.24 GB of
-Python objects for COCO train2017's 149,813 people). Types are checked per annotation with one
+The file is read piece by piece (:mod:`posekit.core.json_stream`) with an ``object_hook`` that
+turns each annotation into a few numbers as soon as it is parsed: its segmentation and its
+lists of Python numbers are dropped at once, so the memory of the parse is a window of the text
+and the columns, not the text and the whole tree (1.24 GB of Python objects for COCO
+train2017's 149,813 people). Types are checked per annotation with one
 C-level pass (``set(map(type, values))``) and finiteness, boxes and skips over whole columns
 with numpy. An annotation that fails a check keeps its dict, and the first failing one (in
 file order) is reported as the per-record checks report it, naming the file and the record.
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from posekit.core.boxes import NEGATIVE_SIZE, OUTSIDE, ZERO_SIZE, finite_numbers
-from posekit.core.io import read_json
+from posekit.core.json_stream import read_json_object
 from posekit.data.records import RecordStore, SkipCounter
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ def _refuse_first_bad(
 
 
 def _read(ann_file: Path, columns: _AnnotationColumns) -> dict:
-    data = read_json(ann_file, "COCO annotation file", object_hook=columns)
+    data = read_json_object(ann_file, "COCO annotation file", object_hook=columns)
     if not isinstance(data, dict):
         raise ValueError(f"COCO annotation file {ann_file}: expected a JSON object at the top")
     require_keys(data, ("images", "annotations"), f"COCO annotation file {ann_file}")
