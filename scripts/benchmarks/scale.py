@@ -128,8 +128,8 @@ def scale_rows(args: Namespace) -> list:
         cold = _run_setup(sys.executable, root, ann, 0, 0)
         warm = _run_setup(sys.executable, root, ann, args.scale_workers, args.scale_samples)
         rows.append(Row("scale", f"setup('fit') cold, {label}", cold["seconds"], "s",
-                        note=f"peak RSS {cold['peak'] / MIB:,.0f} MiB, after {cold['rss'] / MIB:,.0f}"
-                             f" MiB (x{cold['peak'] / cold['rss']:.2f}); setup grew it "
+                        note=f"peak RSS {cold['peak'] / MIB:,.0f} MiB, after "
+                             f"{cold['rss'] / MIB:,.0f} MiB (x{cold['peak'] / cold['rss']:.2f}); setup grew it "
                              f"{(cold['peak'] - cold['before']) / MIB:,.0f} MiB at the peak, "
                              f"kept {(cold['rss'] - cold['before']) / MIB:,.0f} MiB"))
         rows.append(Row("scale", f"setup('fit') cached, {label}", warm["seconds"], "s",
@@ -197,7 +197,8 @@ def metric_rows(detections: int, images: int, root: Path) -> list:
     rng = np.random.default_rng(2)
     people = gt["annotations"]
     pick = rng.integers(0, len(people), detections)
-    keypoints = np.array([people[i]["keypoints"] for i in pick], dtype=np.float64).reshape(-1, 17, 3)
+    keypoints = np.array([people[i]["keypoints"] for i in pick], dtype=np.float64)
+    keypoints = keypoints.reshape(-1, 17, 3)
     keypoints[..., :2] += rng.normal(0, 6, (detections, 17, 2))
     states = {
         "pred_keypoints": torch.from_numpy(keypoints[..., :2]),

@@ -74,7 +74,9 @@ def fixture_files(fixtures_dir: Path) -> list[tuple[Path, int, int]]:
 
 
 @pytest.mark.parametrize("window", [7, 1 << 22])
-def test_columns_hold_the_per_annotation_records_of_every_fixture(fixtures_dir, monkeypatch, window):
+def test_columns_hold_the_per_annotation_records_of_every_fixture(
+    fixtures_dir, monkeypatch, window
+):
     monkeypatch.setattr(json_stream, "CHUNK", window)  # the file read a few characters at a time
     for ann_file, k, in_file in fixture_files(fixtures_dir):
         expected = reference_records(ann_file, "/images", k, in_file)
@@ -245,7 +247,8 @@ def test_bad_values_found_by_the_columns_name_the_record(tmp_path):
     huge = person(6)
     huge["keypoints"][3] = 1e39  # finite, but inf once in float32
     path = write_people(tmp_path / "ann.json", [good, huge])
-    with pytest.raises(ValueError, match=r"annotations\[1\] \(id 6\): 'keypoints' holds a value beyond"):
+    beyond = r"annotations\[1\] \(id 6\): 'keypoints' holds a value beyond"
+    with pytest.raises(ValueError, match=beyond):
         load_coco_records(path, tmp_path, 17, cache=False)
     path = write_people(tmp_path / "ann.json", [good, {"id": 5, "bbox": [1, 1, 2, 2]}])
     with pytest.raises(ValueError, match=r"annotations\[1\] \(id 5\): missing required keys"):

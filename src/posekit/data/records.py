@@ -116,7 +116,9 @@ class RecordStore(Sequence[PersonRecord]):
     def __len__(self) -> int:
         return len(self.image_index)
 
-    def __getitem__(self, index: int | slice) -> PersonRecord | RecordStore:  # type: ignore[override]
+    def __getitem__(  # type: ignore[override]
+        self, index: int | slice
+    ) -> PersonRecord | RecordStore:
         if isinstance(index, slice):
             return self.select(np.arange(len(self))[index])
         if not -len(self) <= index < len(self):

@@ -319,7 +319,8 @@ class CocoKeypointAP(KeypointMetric):
         )  # (N, 3K)
         rows = flat[order]  # (M, 3K)
         return [
-            {"image_id": image_id, "category_id": self.category_id, "keypoints": row, "score": score}
+            {"image_id": image_id, "category_id": self.category_id, "keypoints": row,
+             "score": score}
             for image_id, row, score in zip(
                 image_ids[order].tolist(),
                 rows.tolist() if as_lists else list(rows),

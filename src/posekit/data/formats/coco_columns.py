@@ -172,12 +172,15 @@ def parse_coco_people(
         raise ValueError(f"COCO annotation file {ann_file}: 'annotations' must be a list")
     if columns.kept or not all(type(a) is _Row for a in annotations):
         _refuse_first_bad(annotations, columns, ann_file, images)
-    rows: np.ndarray | slice = np.fromiter((a.index for a in annotations), np.int64, len(annotations))
-    n = len(rows)
+    n = len(annotations)
+    rows: np.ndarray | slice = np.fromiter((a.index for a in annotations), np.int64, n)
     if n and rows[0] == 0 and rows[-1] == n - 1 and (np.diff(rows) == 1).all():
         rows = slice(0, n)  # the usual case: every row once, in order (no copy of the columns)
-    image_ids = columns.image_ids[rows] if type(rows) is slice else [columns.image_ids[r] for r in rows]
-    ids = columns.ids[rows] if type(rows) is slice else [columns.ids[r] for r in rows]
+    if type(rows) is slice:
+        image_ids, ids = columns.image_ids[rows], columns.ids[rows]
+    else:
+        image_ids = [columns.image_ids[r] for r in rows]
+        ids = [columns.ids[r] for r in rows]
     missing = [i for i, image_id in enumerate(image_ids) if image_id not in images]
     if missing:
         first = missing[0]

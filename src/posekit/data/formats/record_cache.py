@@ -44,7 +44,8 @@ def cache_paths(source: Path, settings: dict[str, Any], cache_dir: str | Path | 
     folder = cache_dir or os.environ.get("POSEKIT_CACHE_DIR")
     if folder:
         return [Path(folder) / global_name]
-    return [source.with_name(f"{source.name}.{settings_hash}{SUFFIX}"), user_cache_dir() / global_name]
+    beside = source.with_name(f"{source.name}.{settings_hash}{SUFFIX}")
+    return [beside, user_cache_dir() / global_name]
 
 
 def _key(source: Path, settings: dict[str, Any]) -> str:
