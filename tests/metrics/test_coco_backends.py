@@ -73,3 +73,29 @@ def test_faster_coco_eval_gives_crowdpose_numbers(fixtures_dir):
     )
     assert 0 < reference["AP"] < 1
     assert values == pytest.approx(reference, abs=1e-9)
+
+
+def test_oks_nms_of_all_images_at_once_is_the_per_image_greedy_pass():
+    """Images stacked by their number of people give oks_nms's choice and order per image
+    (near-duplicates, ties of scores, one-person images, unsorted image ids)."""
+    from posekit.metrics.coco import oks_nms, oks_nms_by_image
+
+    rng = np.random.default_rng(0)
+    sizes = [1, 3, 3, 7, 2, 7, 30, 1, 5]
+    image_ids = np.concatenate([np.full(n, 100 - i) for i, n in enumerate(sizes)])
+    order = rng.permutation(len(image_ids))
+    image_ids = image_ids[order]
+    centres = rng.uniform(0, 200, (len(image_ids), 1, 2))
+    keypoints = centres + rng.normal(0, 3, (len(image_ids), 17, 2))
+    keypoints[1::4] = keypoints[0::4][: len(keypoints[1::4])] + 0.5  # near-duplicates
+    scores = rng.choice([0.2, 0.5, 0.9], len(image_ids))  # ties
+    areas = rng.uniform(500, 5000, len(image_ids))
+    sigmas = np.full(17, 0.07)
+    expected = []
+    for image_id in np.unique(image_ids):
+        rows = np.flatnonzero(image_ids == image_id)
+        keep = oks_nms(keypoints[rows], scores[rows], areas[rows], sigmas, 0.5)
+        expected += [rows[i] for i in keep]
+    got = oks_nms_by_image(keypoints, scores, areas, image_ids, sigmas, 0.5)
+    assert got.tolist() == [int(i) for i in expected]
+    assert len(got) < len(image_ids)  # something was suppressed

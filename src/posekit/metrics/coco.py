@@ -41,16 +41,18 @@ def oks_matrix(keypoints: np.ndarray, areas: np.ndarray, sigmas: np.ndarray) -> 
     """Object keypoint similarity between every pair of predicted instances.
 
     Args:
-        keypoints: (N, K, 2) keypoint positions.
-        areas: (N,) instance areas; a pair uses the mean of its two areas as the scale s^2.
+        keypoints: (..., N, K, 2) keypoint positions (leading dimensions: independent sets).
+        areas: (..., N) instance areas; a pair uses the mean of its two areas as the scale s^2.
         sigmas: (K,) per-keypoint OKS sigmas.
 
     Returns:
-        (N, N) OKS, ``mean_k exp(-d_k^2 / (2 s^2 (2 sigma_k)^2))``.
+        (..., N, N) OKS, ``mean_k exp(-d_k^2 / (2 s^2 (2 sigma_k)^2))``.
     """
-    x, y = keypoints[..., 0], keypoints[..., 1]  # (N, K) each
-    d2 = (x[:, None] - x[None]) ** 2 + (y[:, None] - y[None]) ** 2  # (N, N, K)
-    scale = (areas[:, None] + areas[None]) / 2.0  # (N, N)
+    x, y = keypoints[..., 0], keypoints[..., 1]  # (..., N, K) each
+    d2 = (x[..., :, None, :] - x[..., None, :, :]) ** 2 + (
+        y[..., :, None, :] - y[..., None, :, :]
+    ) ** 2  # (..., N, N, K)
+    scale = (areas[..., :, None] + areas[..., None, :]) / 2.0  # (..., N, N)
     variances = (2.0 * sigmas) ** 2  # (K,)
     e = d2 / (2.0 * variances * (scale[..., None] + np.spacing(1)))
     return np.exp(-e).mean(axis=-1)
@@ -90,6 +92,51 @@ def oks_nms(
             keep.append(best)
             suppressed |= oks[best] > threshold
     return keep
+
+
+def oks_nms_by_image(
+    keypoints: np.ndarray,
+    scores: np.ndarray,
+    areas: np.ndarray,
+    image_ids: np.ndarray,
+    sigmas: np.ndarray,
+    threshold: float,
+) -> np.ndarray:
+    """:func:`oks_nms` within each image, for all images at once.
+
+    Args:
+        keypoints: (N, K, 2), scores: (N,), areas: (N,), image_ids: (N,), sigmas: (K,).
+
+    Returns:
+        (M,) indices of the kept instances: image by image (ascending id), each image's highest
+        score first, as :func:`oks_nms` per image gives them. Images with the same number of
+        people are stacked, so the OKS and the greedy pass run over all of them together.
+    """
+    by_image = np.argsort(image_ids, kind="stable")  # (N,) each image's rows, ascending
+    sorted_ids = image_ids[by_image]
+    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])  # (G,)
+    counts = np.diff(np.r_[starts, len(by_image)])  # (G,)
+    kept_rows, kept_keys = [], []  # kept indices, and (image position, rank) to order them
+    width = int(counts.max(initial=0)) + 1
+    for n in np.unique(counts).tolist():
+        same = np.flatnonzero(counts == n)  # images with n people
+        step = max(1, (1 << 22) // (n * n * len(sigmas)))  # (B, n, n, K) float64: <= 32 MB
+        for groups in np.split(same, np.arange(step, len(same), step)):  # (B,)
+            rows = by_image[starts[groups, None] + np.arange(n)]  # (B, n)
+            oks = oks_matrix(keypoints[rows], areas[rows], sigmas)  # (B, n, n)
+            ranked = np.argsort(-scores[rows], axis=1, kind="stable")  # (B, n)
+            suppressed = np.zeros((len(groups), n), dtype=bool)
+            batch = np.arange(len(groups))
+            for rank in range(n):  # the greedy pass, one rank of every image at a time
+                image = batch[~suppressed[batch, ranked[:, rank]]]  # its next one is not out
+                best = ranked[image, rank]
+                suppressed[image] |= oks[image, best] > threshold
+                kept_rows.append(rows[image, best])
+                kept_keys.append(groups[image] * width + rank)
+    if not kept_rows:
+        return np.zeros(0, dtype=np.int64)
+    rows, keys = np.concatenate(kept_rows), np.concatenate(kept_keys)
+    return rows[np.argsort(keys, kind="stable")]
 
 
 def load_coco_gt(ann_file: Path) -> dict:
@@ -300,19 +347,9 @@ class CocoKeypointAP(KeypointMetric):
         order = np.arange(len(image_ids))
         if self.use_detections:
             areas = boxes[:, 2] * boxes[:, 3]
-            kept: list[int] = []
-            by_image = np.argsort(image_ids, kind="stable")  # each image's rows, ascending
-            sorted_ids = image_ids[by_image]
-            for rows in np.split(by_image, np.flatnonzero(sorted_ids[1:] != sorted_ids[:-1]) + 1):
-                keep = oks_nms(
-                    keypoints[rows],
-                    person_scores[rows],
-                    areas[rows],
-                    self.sigmas,
-                    self.nms_threshold,
-                )
-                kept.extend(int(rows[i]) for i in keep)
-            order = np.asarray(kept, dtype=np.int64)
+            order = oks_nms_by_image(
+                keypoints, person_scores, areas, image_ids, self.sigmas, self.nms_threshold
+            )
 
         flat = np.concatenate([keypoints, kpt_scores[..., None]], axis=-1).reshape(
             len(image_ids), -1
