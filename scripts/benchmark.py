@@ -108,6 +108,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale-samples", type=int, default=5000)
     parser.add_argument("--scale-detections", type=int, default=104_125)
     parser.add_argument("--scale-images", type=int, default=5000)
+    parser.add_argument("--scale-rounds", type=int, default=3,
+                        help="interleaved rounds of the COCO AP timing against pycocotools")
     parser.add_argument("--scale-mmpose-max", type=int, default=200_000,
                         help="largest file mmpose's CocoDataset is measured on (its memory)")
     parser.add_argument("--scale-dir", default=str(Path(tempfile.gettempdir()) / "posekit-scale"),

@@ -139,7 +139,7 @@ def scale_rows(args: Namespace) -> list:
                                 warm, args.scale_workers))
         if args.mmpose_python and people <= args.scale_mmpose_max:
             rows += mmpose_rows(args, root, ann, label)
-    rows += metric_rows(args.scale_detections, args.scale_images, root)
+    rows += metric_rows(args.scale_detections, args.scale_images, root, args.scale_rounds)
     return rows
 
 
@@ -176,9 +176,10 @@ def uss_row(setting: str, result: dict, workers: int, extra: str = ""):
                     f"{', '.join(f'{v:.0f}' for v in last)} MiB (+{growth:.0%} at most){extra}")
 
 
-def metric_rows(detections: int, images: int, root: Path) -> list:
+def metric_rows(detections: int, images: int, root: Path, rounds: int = 3) -> list:
     """COCO AP of ``detections`` detected people over ``images`` images (rescoring, OKS-NMS,
-    COCOeval) against pycocotools alone on the resulting list."""
+    COCOeval) against pycocotools alone on the resulting list, in ``rounds`` interleaved
+    rounds: medians, spreads and the ratio's median."""
     import contextlib
     import io
 
@@ -207,34 +208,54 @@ def metric_rows(detections: int, images: int, root: Path) -> list:
         "bbox_score": torch.from_numpy(rng.uniform(0.3, 1.0, detections)),
         "image_id": torch.tensor([people[i]["image_id"] for i in pick]),
     }
-    rows = []
-    for backend in ("pycocotools", "faster_coco_eval"):
-        metric = CocoKeypointAP(str(gt_file), sigmas=[0.05] * 17, use_detections=True,
-                                backend=backend)
-        start = time.perf_counter()  # what compute() does, on these states
+    metrics = {backend: CocoKeypointAP(str(gt_file), sigmas=[0.05] * 17, use_detections=True,
+                                       backend=backend)
+               for backend in ("pycocotools", "faster_coco_eval")}
+    results = metrics["pycocotools"]._build_results(states)  # as predictions.json holds them
+
+    def posekit(backend: str) -> tuple[float, float]:  # what compute() does, on these states
+        metric = metrics[backend]
+        start = time.perf_counter()
         values = metric._evaluate(metric._build_results(states, as_lists=False))
-        ours = time.perf_counter() - start
-        results = metric._build_results(states)  # the same list, as predictions.json holds it
-        if backend == "pycocotools":
-            reference = COCO()
-            reference.dataset = metric._coco.dataset
-            start = time.perf_counter()
-            with contextlib.redirect_stdout(io.StringIO()):
-                reference.createIndex()
-                evaluator = COCOeval(reference, reference.loadRes(results), iouType="keypoints")
-                evaluator.params.kpt_oks_sigmas = np.array([0.05] * 17)
-                evaluator.evaluate()
-                evaluator.accumulate()
-                evaluator.summarize()
-            alone = time.perf_counter() - start
-            rows.append(Row("scale", f"pycocotools alone, {len(results):,} results", alone, "s",
-                            note=f"AP {evaluator.stats[0]:.6f}"))
-            same = abs(evaluator.stats[0] - values["AP"]) <= 1e-9
-        rows.append(Row("scale", f"COCO AP ({backend}), {detections:,} detections, "
-                                 f"{images:,} images", ours, "s",
-                        note=f"AP {values['AP']:.6f}; x{ours / alone:.2f} of pycocotools alone"
-                             + ("" if backend != "pycocotools" else f", same AP: {same}")))
+        return time.perf_counter() - start, values["AP"]
+
+    def alone() -> tuple[float, float]:  # pycocotools on the same results list
+        reference = COCO()
+        reference.dataset = metrics["pycocotools"]._coco.dataset
+        copies = [dict(result) for result in results]  # loadRes edits them
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            reference.createIndex()
+            evaluator = COCOeval(reference, reference.loadRes(copies), iouType="keypoints")
+            evaluator.params.kpt_oks_sigmas = np.array([0.05] * 17)
+            evaluator.evaluate()
+            evaluator.accumulate()
+            evaluator.summarize()
+        return time.perf_counter() - start, float(evaluator.stats[0])
+
+    times: dict[str, list[float]] = {"alone": [], "pycocotools": [], "faster_coco_eval": []}
+    aps: dict[str, float] = {}
+    for _ in range(rounds):  # interleaved, so that a busy machine slows each alike
+        for name, measure in (("alone", alone), ("pycocotools", lambda: posekit("pycocotools")),
+                              ("faster_coco_eval", lambda: posekit("faster_coco_eval"))):
+            seconds, aps[name] = measure()
+            times[name].append(seconds)
+    median = {name: float(np.median(t)) for name, t in times.items()}
+    rows = [Row("scale", f"pycocotools alone, {len(results):,} results", median["alone"], "s",
+                spread=_spread(times["alone"]), note=f"AP {aps['alone']:.9f}")]
+    for backend in ("pycocotools", "faster_coco_eval"):
+        ratios = sorted(o / a for o, a in zip(times[backend], times["alone"]))
+        rows.append(Row(
+            "scale", f"COCO AP ({backend}), {detections:,} detections, {images:,} images",
+            median[backend], "s", spread=_spread(times[backend]),
+            note=f"AP {aps[backend]:.9f} (|diff| {abs(aps[backend] - aps['alone']):.1e}); "
+                 f"x{np.median(ratios):.2f} of pycocotools alone (median of {rounds} "
+                 f"interleaved rounds, {ratios[0]:.2f} - {ratios[-1]:.2f})"))
     return rows
+
+
+def _spread(values: list[float]) -> str:
+    return f"{min(values):.2f} - {max(values):.2f}"
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["setup"]:
