@@ -78,7 +78,7 @@ def test_faster_coco_eval_gives_crowdpose_numbers(fixtures_dir):
 def test_oks_nms_of_all_images_at_once_is_the_per_image_greedy_pass():
     """Images stacked by their number of people give oks_nms's choice and order per image
     (near-duplicates, ties of scores, one-person images, unsorted image ids)."""
-    from posekit.metrics.coco import oks_nms, oks_nms_by_image
+    from posekit.metrics.oks import oks_nms, oks_nms_by_image
 
     rng = np.random.default_rng(0)
     sizes = [1, 3, 3, 7, 2, 7, 30, 1, 5]

@@ -12,7 +12,6 @@ file order) is reported as the per-record checks report it, naming the file and 
 
 from __future__ import annotations
 
-import logging
 import math
 from array import array
 from pathlib import Path
@@ -23,8 +22,6 @@ import numpy as np
 from posekit.core.boxes import NEGATIVE_SIZE, OUTSIDE, ZERO_SIZE, finite_numbers
 from posekit.core.json_stream import read_json_object
 from posekit.data.records import RecordStore, SkipCounter
-
-log = logging.getLogger(__name__)
 
 _NUMBERS = frozenset({int, float})  # what JSON numbers parse to (bool is refused)
 _MISSING = object()
