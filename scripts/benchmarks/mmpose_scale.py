@@ -58,8 +58,10 @@ def main() -> None:
         next(batches)
         pids = [worker.pid for worker in batches._workers]
         result["uss_first"] = [uss(pid) for pid in pids]
-        for _ in range(args.samples // 16):
+        for step in range(args.samples // 16):
             next(batches)
+            if step == args.samples // 160:  # a tenth of the way, as scale.py measures
+                result["uss_warm"] = [uss(pid) for pid in pids]
         result["uss_last"] = [uss(pid) for pid in pids]
     print(json.dumps(result))
 

@@ -92,9 +92,11 @@ def measure_setup(root: Path, ann: str, workers: int, samples: int) -> dict:
         next(batches)
         pids = [w.pid for w in batches._workers]
         first = [uss(pid) for pid in pids]
-        for _ in range(samples // 16):
+        for step in range(samples // 16):
             next(batches)
-        result.update(uss_first=first, uss_last=[uss(pid) for pid in pids])
+            if step == samples // 160:  # a tenth of the way: the workers' buffers warmed up
+                warm = [uss(pid) for pid in pids]
+        result.update(uss_first=first, uss_warm=warm, uss_last=[uss(pid) for pid in pids])
     return result
 
 
@@ -171,9 +173,13 @@ def uss_row(setting: str, result: dict, workers: int, extra: str = ""):
 
     first, last = np.array(result["uss_first"]) / MIB, np.array(result["uss_last"]) / MIB
     growth = float((last / first).max() - 1)
-    return Row("scale", setting, float(last.max()), "MiB",
-               note=f"{workers} workers, first batch {', '.join(f'{v:.0f}' for v in first)} -> "
-                    f"{', '.join(f'{v:.0f}' for v in last)} MiB (+{growth:.0%} at most){extra}")
+    note = (f"{workers} workers, first batch {', '.join(f'{v:.1f}' for v in first)} -> "
+            f"{', '.join(f'{v:.1f}' for v in last)} MiB (+{growth:.0%} at most)")
+    if "uss_warm" in result:
+        warm = np.array(result["uss_warm"]) / MIB
+        note += (f"; after a tenth of the samples {', '.join(f'{v:.1f}' for v in warm)} MiB, "
+                 f"+{float((last / warm).max() - 1):.0%} from there to the end")
+    return Row("scale", setting, float(last.max()), "MiB", note=note + extra)
 
 
 def metric_rows(detections: int, images: int, root: Path, rounds: int = 3) -> list:
