@@ -14,7 +14,11 @@ Prints figures (it is not a test), in groups (scripts/benchmarks/):
     a bare loop on the same in-memory batches: median and spread of slopes over two step counts;
   * training step: images/s of the configured model on the CPU per precision and layout, and of
     HRNet-W32 256x192 SimCC on CUDA (fp32, bf16, channels_last, compiled) when a GPU exists;
-  * memory: the targets per person by arithmetic and a training step's peak, per head.
+  * memory: the targets per person by arithmetic and a training step's peak, per head;
+  * scale (only with --groups ... scale): COCO-size annotation files written for the purpose
+    (--scale-people): setup time cold and cached, peak memory, loader workers' private memory
+    over --scale-samples samples, and COCO AP time of --scale-detections detected people over
+    --scale-images images beside pycocotools alone.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -38,11 +43,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/benchmarks
 from benchmarks.common import Row, compose_config  # noqa: E402
 from benchmarks.data_path import data_rows  # noqa: E402
 from benchmarks.memory import memory_rows  # noqa: E402
+from benchmarks.scale import scale_rows  # noqa: E402
 from benchmarks.trainer_overhead import overhead_rows  # noqa: E402
 from benchmarks.training_step import training_rows  # noqa: E402
 
 # the sample's loader at the configured size and at 256x192
 EXTRA_OVERRIDES = ([], ["data.input_size=[192,256]"])
+
+
+def loader_rows(args: argparse.Namespace) -> list[Row]:
+    return data_rows([compose_config([*args.overrides, *extra]) for extra in EXTRA_OVERRIDES], args)
+
+
+GROUPS = {"data": loader_rows, "overhead": overhead_rows, "training": training_rows,
+          "memory": memory_rows, "scale": scale_rows}
 
 
 def machine(args: argparse.Namespace) -> dict[str, object]:
@@ -86,6 +100,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--mmpose-python", metavar="PYTHON",
                         help="an interpreter with mmpose: adds mmpose's data path beside "
                              "posekit's on the COCO fixture (README: Performance)")
+    parser.add_argument("--mmpose-rounds", type=int, default=5,
+                        help="interleaved posekit / mmpose rounds of the data-path ratio")
+    parser.add_argument("--groups", nargs="+", default=list(GROUPS)[:4], choices=list(GROUPS))
+    parser.add_argument("--scale-people", type=int, nargs="+", default=[149_813])
+    parser.add_argument("--scale-workers", type=int, default=2)
+    parser.add_argument("--scale-samples", type=int, default=5000)
+    parser.add_argument("--scale-detections", type=int, default=104_125)
+    parser.add_argument("--scale-images", type=int, default=5000)
+    parser.add_argument("--scale-rounds", type=int, default=3,
+                        help="interleaved rounds of the COCO AP timing against pycocotools")
+    parser.add_argument("--scale-mmpose-max", type=int, default=200_000,
+                        help="largest file mmpose's CocoDataset is measured on (its memory)")
+    parser.add_argument("--scale-dir", default=str(Path(tempfile.gettempdir()) / "posekit-scale"),
+                        help="where the scale group writes its annotation files")
     args = parser.parse_args(argv)
     if args.overhead_steps[0] >= args.overhead_steps[1]:
         parser.error("--overhead-steps needs two increasing counts, e.g. 20 100")
@@ -96,11 +124,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     args = parse_args(argv)
     warnings.filterwarnings("ignore", message=".*self.log")
     info = machine(args)
-    configs = [compose_config([*args.overrides, *extra]) for extra in EXTRA_OVERRIDES]
-    rows = data_rows(configs, args)
-    rows += overhead_rows(args)
-    rows += training_rows(args)
-    rows += memory_rows(args)
+    rows = []
+    for group in args.groups:
+        rows += GROUPS[group](args)
     print_report(info, rows)
     result = {"machine": info, "rows": [asdict(row) for row in rows]}
     if args.json:

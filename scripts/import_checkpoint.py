@@ -32,8 +32,8 @@ from posekit.deploy.import_weights import (
     detect_source,
     load_source_state_dict,
 )
-from posekit.models.key_maps import KEY_MAPS
 from posekit.models.checkpoint import CheckpointError, build_model, save_checkpoint
+from posekit.models.key_maps import KEY_MAPS
 
 
 def compose_experiment(experiment: str, overrides: list[str], output_dir: Path) -> DictConfig:

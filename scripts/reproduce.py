@@ -60,7 +60,11 @@ def main(argv: list[str] | None = None) -> dict:
     """Import, evaluate, write the card; returns the card."""
     from posekit.config import compose, set_repo_root
     from posekit.engine.reproduction import (
-        card_markdown, make_card, posekit_commit, protocol_stamp, write_card,
+        card_markdown,
+        make_card,
+        posekit_commit,
+        protocol_stamp,
+        write_card,
     )
     from posekit.engine.tasks import evaluate
 

@@ -22,6 +22,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 GENERATED_FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def record_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Record caches of the tests go to a temporary folder, never beside the shared fixtures."""
+    path = tmp_path_factory.mktemp("record_cache")
+    previous = os.environ.get("POSEKIT_CACHE_DIR")
+    os.environ["POSEKIT_CACHE_DIR"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("POSEKIT_CACHE_DIR", None)
+    else:
+        os.environ["POSEKIT_CACHE_DIR"] = previous
+
+
 def real_fixtures() -> Path | None:
     """The real annotation samples: $POSEKIT_FIXTURES, else ../shared/fixtures beside the repo;
     None where that folder is absent (a fresh clone)."""

@@ -4,11 +4,14 @@ COCO-size JPEGs (with the share of samples decoded at reduced scale)."""
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import tempfile
 import time
 from argparse import Namespace
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 import cv2
 from omegaconf import DictConfig
@@ -123,22 +126,44 @@ def path_rows(folder: Path, scratch: Path, full: float, args: Namespace) -> list
             note = (f"{rate / full:.2f} x full decode; {share:.0%} of samples reduced; "
                     f"{samples / max(dataset.reader.decodes, 1):.1f} samples per decode")
             if name == "grouped by image":
-                images = len({record.image_path for record in dataset.records})
+                images = dataset.records.num_images
                 note += f" ({len(dataset) / images:.1f} people per image here)"
             rows.append(Row(GROUP, f"data path {size[1]}x{size[0]}, {name}", rate, note=note))
             if name == "reduced decode on" and args.mmpose_python:
-                rows.append(mmpose_row(copies, size, rate, full, args))
+                again = partial(loader_rate, loader, args.seconds)
+                rows.append(mmpose_row(copies, size, again, full, args))
     return rows
 
 
-def mmpose_row(root: Path, size: tuple[int, int], posekit: float, full: float,
+def versions() -> str:
+    """The packages of this environment that the data path's speed depends on."""
+    import albumentations
+    import numpy
+    import torch
+
+    return (f"torch {torch.__version__}, numpy {numpy.__version__}, OpenCV {cv2.__version__}, "
+            f"albumentations {albumentations.__version__}")
+
+
+def mmpose_row(root: Path, size: tuple[int, int], posekit: Callable[[], float], full: float,
                args: Namespace) -> Row:
-    """mmpose's data path on the same shuffled copies, beside posekit's (``posekit``)."""
-    measured = mmpose_rate(args.mmpose_python, root, size, args)
-    rate = measured["samples_per_s"]
+    """mmpose's data path on the same shuffled copies, beside posekit's: ``args.mmpose_rounds``
+    interleaved rounds (``posekit()`` measures posekit's rate once, then mmpose's once), so that
+    a busy machine slows both alike; the ratio's median and spread over the rounds."""
+    ours, theirs = [], []
+    for _ in range(max(1, getattr(args, "mmpose_rounds", 1))):
+        ours.append(posekit())
+        measured = mmpose_rate(args.mmpose_python, root, size, args)
+        theirs.append(measured["samples_per_s"])
+    ratios = sorted(a / b for a, b in zip(ours, theirs))
+    rate = statistics.median(theirs)
+    mmpose_versions = ", ".join(f"{k} {v}" for k, v in measured.get("versions", {}).items())
     return Row(GROUP, f"mmpose {measured['mmpose']} data path {size[1]}x{size[0]}, shuffled",
-               rate, note=f"{rate / full:.2f} x full decode; posekit's shuffled path "
-                          f"(reduced decode on) is {posekit / rate:.2f} x this")
+               rate, spread=f"{min(theirs):,.0f} - {max(theirs):,.0f}",
+               note=f"{rate / full:.2f} x full decode; posekit's shuffled path (reduced decode "
+                    f"on) is {statistics.median(ratios):.2f} x this (median of {len(ratios)} "
+                    f"interleaved rounds, {ratios[0]:.2f} - {ratios[-1]:.2f}); posekit: "
+                    f"{versions()}; mmpose: {mmpose_versions or 'versions not reported'}")
 
 
 def data_rows(configs: list[DictConfig], args: Namespace) -> list[Row]:

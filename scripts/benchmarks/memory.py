@@ -15,6 +15,7 @@ import torch
 from hydra.utils import instantiate
 
 from benchmarks.common import Row, compose_config, endless, synchronize, train_loader
+from benchmarks.process_memory import current_rss, peak_rss, reset_peak_rss
 from posekit.models.checkpoint import build_model
 
 HEADS = {
@@ -35,26 +36,6 @@ def target_bytes_per_person(overrides: list[str]) -> int:
     k = 17
     targets = codec.encode(torch.zeros(k, 2).numpy() + 10, torch.ones(k).numpy())
     return int(sum(value.nbytes for value in targets.values()))
-
-
-def current_rss() -> int:
-    """Resident set size in bytes (Linux)."""
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def reset_peak_rss() -> None:
-    """Start the peak resident set (VmHWM) afresh at the current size (Linux's clear_refs 5),
-    so that the peak read after a step is the step's, not that of the imports or the loader."""
-    with open("/proc/self/clear_refs", "w") as refs:
-        refs.write("5")
-
-
-def peak_rss() -> int:
-    """The peak resident set size (VmHWM) in bytes since :func:`reset_peak_rss` (Linux)."""
-    with open("/proc/self/status") as status:
-        line = next(line for line in status if line.startswith("VmHWM:"))
-    return int(line.split()[1]) * 1024  # kB
 
 
 def measure_step(overrides: list[str], batch_size: int, device: torch.device) -> int:

@@ -6,7 +6,7 @@ mmpose; posekit is not imported here), it times mmpose's SimCC recipe's training
 GetBBoxCenterScale, RandomFlip, RandomHalfBody, RandomBBoxTransform, TopdownAffine,
 GenerateTarget with SimCCLabel, PackPoseInputs) through a shuffled DataLoader in the main
 process with one thread, as the posekit rows beside it, and prints one JSON line:
-``{"samples_per_s": ..., "mmpose": "<version>"}``.
+``{"samples_per_s": ..., "mmpose": "<version>", "versions": {package: version}}``.
 """
 
 from __future__ import annotations
@@ -65,7 +65,13 @@ def main() -> None:
     samples, start = 0, time.perf_counter()
     while (elapsed := time.perf_counter() - start) < args.seconds or samples == 0:
         samples += len(next(batches)["inputs"])
-    print(json.dumps({"samples_per_s": samples / elapsed, "mmpose": mmpose.__version__}))
+    import mmengine
+    import numpy
+
+    versions = {"mmpose": mmpose.__version__, "mmengine": mmengine.__version__,
+                "torch": torch.__version__, "numpy": numpy.__version__, "OpenCV": cv2.__version__}
+    print(json.dumps({"samples_per_s": samples / elapsed, "mmpose": mmpose.__version__,
+                      "versions": versions}))
 
 
 if __name__ == "__main__":

@@ -98,8 +98,9 @@ def test_weight_outside_keeps_alphapose_weights_for_keypoints_off_the_crop():
 
 
 def test_halpe136_regression_weights_body_and_feet_twice():
-    from posekit.config import compose
     from hydra.utils import instantiate
+
+    from posekit.config import compose
 
     cfg = compose("train", ["experiment=mobilenetv3_fastposeintegral_halpe136"])
     loss = instantiate(cfg.model.loss)

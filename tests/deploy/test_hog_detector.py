@@ -7,11 +7,9 @@ import json
 import cv2
 import numpy as np
 import pytest
-
 from helpers import REPO
 
 from posekit.deploy.detections import DetectorUnavailable, HogPersonDetector
-
 
 SAMPLE = REPO / "data" / "sample"
 

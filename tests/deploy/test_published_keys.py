@@ -15,7 +15,11 @@ import torch
 from helpers import REPO, compose_config
 from helpers.tiny_models import load_script
 
-from posekit.deploy.import_weights import ConversionError, convert_state_dict, detect_source
+from posekit.deploy.import_weights import (
+    ConversionError,
+    convert_state_dict,
+    detect_source,
+)
 from posekit.models.checkpoint import build_model, load_model
 
 KEYS = REPO / "tests" / "fixtures" / "published_keys"

@@ -5,10 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
-from hydra.utils import instantiate
-
 from helpers import compose_config
 from helpers.tiny_models import save_tiny_checkpoint
+from hydra.utils import instantiate
 
 from posekit.engine.tasks import evaluate
 

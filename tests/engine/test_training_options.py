@@ -14,8 +14,8 @@ from helpers.tiny_run import TINY
 from hydra.utils import instantiate
 
 from posekit.engine.ema import ema_weight, exp_momentum_ema
-from posekit.models.checkpoint import read_checkpoint
 from posekit.engine.tasks import evaluate, train
+from posekit.models.checkpoint import read_checkpoint
 from posekit.models.schedules import (
     linear_warmup_factor,
     warmup_cosine,

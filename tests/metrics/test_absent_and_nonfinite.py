@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from posekit.metrics import CocoKeypointAP, MMPosePCK, MPIIPCKh, PCKMetric
 # pytest puts tests/metrics on sys.path; coco_file is a fixture
 from test_metrics import (  # noqa: F401
     COCO_SIGMAS,
@@ -21,6 +20,8 @@ from test_metrics import (  # noqa: F401
     pck_case,
     values,
 )
+
+from posekit.metrics import CocoKeypointAP, MMPosePCK, MPIIPCKh, PCKMetric
 
 
 def quiet_compute(metric: torch.nn.Module) -> dict[str, float]:

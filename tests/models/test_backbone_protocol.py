@@ -14,9 +14,9 @@ from omegaconf import OmegaConf, open_dict
 from torch import nn
 
 from posekit.engine.tasks import train
-from posekit.models.checkpoint import load_model
 from posekit.models.backbone_protocol import Backbone, check_backbone
 from posekit.models.backbone_weights import build_backbone
+from posekit.models.checkpoint import load_model
 
 # the example backbone on the sample at 48x64, two batches of 4, one epoch, on the CPU
 FAST = [

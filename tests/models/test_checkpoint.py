@@ -7,8 +7,8 @@ import pathlib
 
 import pytest
 import torch
-
 from helpers.tiny_models import save_tiny_checkpoint
+
 from posekit import analysis as pa
 from posekit.metrics import CocoKeypointAP, PCKMetric
 from posekit.models.checkpoint import CheckpointError, load_model, read_checkpoint

@@ -8,9 +8,9 @@ from __future__ import annotations
 import lightning as L
 import pytest
 import torch
+from helpers import compose_config
 from hydra.utils import instantiate
 
-from helpers import compose_config
 from posekit.deploy.export import ExportablePoseNet
 from posekit.models.checkpoint import build_model
 from posekit.models.predict import identity_crops, predict_crops

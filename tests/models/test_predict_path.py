@@ -17,9 +17,9 @@ import sys
 import cv2
 import numpy as np
 import pytest
-
 from helpers import REPO
 from helpers.tiny_models import save_tiny_checkpoint
+
 from posekit import analysis as pa
 from posekit.deploy.export import export
 from posekit.deploy.predictor import Predictor

@@ -13,7 +13,12 @@ from scipy import stats
 
 from posekit.engine.evaluate_many import report_noise
 from posekit.engine.sweep import Job, seed_summary
-from posekit.runs.statistics import over_seeds, paired_bootstrap, seed_interval, without_seed
+from posekit.runs.statistics import (
+    over_seeds,
+    paired_bootstrap,
+    seed_interval,
+    without_seed,
+)
 
 SAMPLE_VAL = REPO / "data" / "sample" / "annotations" / "val.json"
 

@@ -77,10 +77,14 @@ def test_mmpose_row_reads_the_companion_s_json_line(tmp_path, monkeypatch) -> No
         f'echo "$@" > {record}\necho "loading annotations into memory..."\n'
         """echo '{"samples_per_s": 250.0, "mmpose": "1.3.2"}'""",
     )
-    args = Namespace(mmpose_python=python, seconds=0.5, batch_size=16)
-    row = data_path.mmpose_row(tmp_path, (192, 256), posekit=500.0, full=1000.0, args=args)
+    args = Namespace(mmpose_python=python, seconds=0.5, batch_size=16, mmpose_rounds=3)
+    posekit = iter([500.0, 400.0, 750.0])  # the rounds' posekit rates, interleaved
+    row = data_path.mmpose_row(tmp_path, (192, 256), posekit=posekit.__next__, full=1000.0,
+                               args=args)
     assert (row.setting, row.value) == ("mmpose 1.3.2 data path 256x192, shuffled", 250.0)
-    assert "0.25 x full decode" in row.note and "is 2.00 x this" in row.note
+    assert "0.25 x full decode" in row.note
+    assert "is 2.00 x this (median of 3 interleaved rounds, 1.60 - 3.00)" in row.note
+    assert "posekit: torch " in row.note and "mmpose: versions not reported" in row.note
     script, root, *options = record.read_text().split()
     assert script.endswith("mmpose_data_path.py") and root == str(tmp_path)
     assert options == ["--seconds", "0.5", "--batch-size", "16", "--input-size", "192", "256"]
@@ -122,3 +126,20 @@ def test_the_bare_loop_runs_at_the_trainer_s_precision(monkeypatch, precision, e
     monkeypatch.setattr(overhead, "build_model", recording_model)
     overhead.bare_seconds(cfg, batches, 2, torch.device("cpu"))
     assert seen == [expected, expected]
+
+
+def test_scale_files_are_coco_people_the_loader_reads_whole(tmp_path, monkeypatch) -> None:
+    """The scale group's writer: every person is labelled, inside its image and kept by the
+    loader; segmentation polygons and the COCO fields are there."""
+    scale = benchmark_module(monkeypatch, "scale")
+    from posekit.data.formats.coco import load_coco_records
+
+    path = scale.write_people_file(tmp_path / "people.json", 260, ["a.jpg", "b.jpg"])
+    data = json.loads(path.read_text())
+    assert len(data["images"]) == 100 and len(data["annotations"]) == 260
+    ann = data["annotations"][0]
+    assert len(ann["segmentation"][0]) == 48 and len(ann["keypoints"]) == 51
+    assert ann["num_keypoints"] == sum(v > 0 for v in ann["keypoints"][2::3])
+    records = load_coco_records(path, tmp_path, 17, cache=False)
+    assert len(records) == 260
+    assert {Path(r.image_path).name for r in records} == {"a.jpg", "b.jpg"}

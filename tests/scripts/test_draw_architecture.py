@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from helpers.tiny_models import load_script
 
 draw = load_script("draw_architecture")

@@ -15,8 +15,16 @@ NEGATIVE_SIZE = "boxes of negative width or height"
 OUTSIDE = "boxes outside the image"
 
 
+_PLAIN_NUMBERS = frozenset({int, float})
+
+
 def finite_numbers(values: Sequence[Any]) -> bool:
     """All items are finite real numbers (no NaN, inf, strings, None or bools)."""
+    try:  # the common case in C: plain ints and floats whose sum is finite (NaN, inf propagate)
+        if _PLAIN_NUMBERS.issuperset(map(type, values)) and math.isfinite(sum(values)):
+            return True
+    except OverflowError:  # an integer beyond float range: decided value by value
+        pass
     return all(
         isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v) for v in values
     )

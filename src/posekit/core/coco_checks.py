@@ -32,25 +32,35 @@ def check_coco_ids(data: dict, ann_file: str | Path) -> None:
     Raises:
         ValueError: naming the file, the record and the fix.
     """
-    for i, image in enumerate(data["images"]):
-        if not _is_int(image.get("id")):
-            found = image.get("id")
+    check_image_ids([(image.get("id"), image.get("file_name")) for image in data["images"]],
+                    ann_file)
+    check_annotation_ids([ann["id"] for ann in data["annotations"] if "id" in ann], ann_file)
+
+
+def check_image_ids(images: Sequence[tuple[Any, Any]], ann_file: str | Path) -> None:
+    """:func:`check_coco_ids` for the images, given as (id, file_name) pairs in file order."""
+    for i, (found, _) in enumerate(images):
+        if not _is_int(found):
             raise ValueError(
                 f"{ann_file}: images[{i}] has id {found!r} ({type(found).__name__}); COCO image "
                 "ids are integers (results and the metrics match them as numbers): write the "
                 "ids as numbers"
             )
-    repeated = _repeated(image["id"] for image in data["images"])
+    repeated = _repeated(image_id for image_id, _ in images)
     if repeated:
         names: dict[Any, list[str]] = {}
-        for image in data["images"]:
-            names.setdefault(image["id"], []).append(str(image.get("file_name")))
+        for image_id, file_name in images:
+            names.setdefault(image_id, []).append(str(file_name))
         shown = "; ".join(f"{i} ({', '.join(names[i][:3])})" for i in repeated[:5])
         raise ValueError(
             f"{ann_file}: {len(repeated)} image ids are used by more than one image, e.g. "
             f"{shown}: people would be cropped from the wrong image. Give each image its own id"
         )
-    repeated = _repeated(ann["id"] for ann in data["annotations"] if "id" in ann)
+
+
+def check_annotation_ids(ids: Sequence[Any], ann_file: str | Path) -> None:
+    """:func:`check_coco_ids` for the annotations' ids (those that have one)."""
+    repeated = _repeated(ids)
     if repeated:
         raise ValueError(
             f"{ann_file}: {len(repeated)} annotation ids are used by more than one annotation, "

@@ -11,7 +11,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -111,14 +111,15 @@ def check_rgb_image(image: np.ndarray, what: str = "image") -> np.ndarray:
     return image
 
 
-def read_json(path: str | Path, what: str) -> Any:
-    """Parse a JSON file, naming the file and the fix in every failure."""
+def read_json(path: str | Path, what: str, object_hook: Callable[[dict], Any] | None = None) -> Any:
+    """Parse a JSON file, naming the file and the fix in every failure (``object_hook``: as
+    ``json.load``'s, called on each object as it is parsed)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} not found: {path}")
     try:
         with open(path) as f:
-            return json.load(f)
+            return json.load(f, object_hook=object_hook)
     except json.JSONDecodeError as err:
         raise ValueError(f"{what} {path} is not valid JSON: {err}") from err
     except UnicodeDecodeError as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 from posekit.data.datamodule import DataLayoutError, TopDownDataModule
 from posekit.data.formats.coco import load_coco_records, load_detection_records
@@ -18,6 +19,8 @@ class CocoDataModule(TopDownDataModule):
     (Halpe-26 read from the 136-keypoint Halpe files: the first K are read).
     ``train_min_visibility``: training keypoints count as labelled from this v on (AlphaPose's
     Halpe reader: 0.35); None: v > 0.
+    ``record_cache``: the parsed annotations are cached beside each annotation file (true), in
+    a folder of that name, or not at all (false); see :mod:`posekit.data.formats.record_cache`.
     """
 
     def __init__(
@@ -32,6 +35,7 @@ class CocoDataModule(TopDownDataModule):
         det_score_threshold: float = 0.0,
         keypoints_in_file: int | None = None,
         train_min_visibility: float | None = None,
+        record_cache: bool | str = True,
         **kwargs,
     ) -> None:
         self.train_ann = train_ann
@@ -43,6 +47,7 @@ class CocoDataModule(TopDownDataModule):
         self.det_score_threshold = det_score_threshold
         self.keypoints_in_file = keypoints_in_file
         self.train_min_visibility = train_min_visibility
+        self.record_cache = record_cache
         super().__init__(*args, **kwargs)
 
     @property
@@ -88,7 +93,7 @@ class CocoDataModule(TopDownDataModule):
                 )
         super().check_layout()
 
-    def train_records(self) -> list[PersonRecord]:
+    def train_records(self) -> Sequence[PersonRecord]:
         if not self.train_ann:
             raise ValueError(
                 f"{type(self).__name__} has no training split (data.train_ann is null): evaluate "
@@ -103,6 +108,7 @@ class CocoDataModule(TopDownDataModule):
             self.spec.num_keypoints,
             self.keypoints_in_file,
             self.train_min_visibility,
+            cache=self.record_cache,
         )
 
     def train_source(self) -> str:
@@ -113,7 +119,7 @@ class CocoDataModule(TopDownDataModule):
             return f"{self.resolve(self.val_det_file)} (with {self.resolve(self.val_ann)})"
         return str(self.resolve(self.val_ann))
 
-    def val_records(self) -> list[PersonRecord]:
+    def val_records(self) -> Sequence[PersonRecord]:
         if self.use_det_boxes:
             return load_detection_records(
                 self.resolve(self.val_det_file),
@@ -127,4 +133,5 @@ class CocoDataModule(TopDownDataModule):
             self.resolve(self.val_images),
             self.spec.num_keypoints,
             self.keypoints_in_file,
+            cache=self.record_cache,
         )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from abc import abstractmethod
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import lightning as L
+import numpy as np
 from torch.utils.data import DataLoader, Sampler
 
 from posekit.codecs import Codec
@@ -16,7 +17,7 @@ from posekit.core.spec import KeypointSpec
 from posekit.data.augment import GeometricAugmentation
 from posekit.data.collate import collate_sources
 from posekit.data.grouped_sampler import ImageGroupedSampler
-from posekit.data.records import PersonRecord
+from posekit.data.records import PersonRecord, RecordStore
 from posekit.data.topdown import TopDownDataset
 from posekit.data.workers import worker_init
 
@@ -118,11 +119,11 @@ class TopDownDataModule(L.LightningDataModule):
         """Files and folders that must exist under ``root``."""
 
     @abstractmethod
-    def train_records(self) -> list[PersonRecord]:
+    def train_records(self) -> Sequence[PersonRecord]:
         ...
 
     @abstractmethod
-    def val_records(self) -> list[PersonRecord]:
+    def val_records(self) -> Sequence[PersonRecord]:
         ...
 
     def val_source(self) -> str:
@@ -177,38 +178,43 @@ class TopDownDataModule(L.LightningDataModule):
                 f"{type(self).__name__} expects:\n{self.layout}"
             )
 
-    def _check_images_exist(self, records: list[PersonRecord], split: str) -> list[PersonRecord]:
+    def _check_images_exist(
+        self, records: Sequence[PersonRecord], split: str
+    ) -> Sequence[PersonRecord]:
         """The records whose image exists and is whole. A missing image fails; a truncated JPEG
         fails in validation (naming it) and is skipped in training (counted once)."""
         if not self.check_images:
             return records
-        paths = sorted({r.image_path for r in records})
-        missing = [p for p in paths if not Path(p).is_file()]
+        store = RecordStore.from_records(records)
+        paths = store.image_paths()  # each image once
+        missing = [i for i, p in enumerate(paths) if not Path(p).is_file()]
         if missing:
-            example = next(r for r in records if r.image_path == missing[0])
+            first = min(missing, key=paths.__getitem__)
+            example = store[int(np.argmax(store.image_index == first))]
             raise FileNotFoundError(
-                f"{len(missing)} of {len(paths)} {split} images are missing, e.g. {missing[0]} "
-                f"(image id {example.image_id}, annotation id {example.ann_id}). "
-                "Check data.root and the image folder names."
+                f"{len(missing)} of {len(paths)} {split} images are missing, e.g. "
+                f"{paths[first]} (image id {example.image_id}, annotation id "
+                f"{example.ann_id}). Check data.root and the image folder names."
             )
-        truncated = {p for p in paths if jpeg_is_truncated(p)}
-        if not truncated:
-            return records
+        truncated = np.array([jpeg_is_truncated(p) for p in paths], dtype=bool)  # (P,)
+        if not truncated.any():
+            return store
+        dropped = truncated[store.image_index]  # (N,)
         if split != "training":
-            example = next(r for r in records if r.image_path in truncated)
+            example = store[int(np.argmax(dropped))]
             check_not_truncated(
                 example.image_path, f"image id {example.image_id}, annotation id {example.ann_id}"
             )
         log.warning(
             "skipped %d truncated training images (%d people), e.g. %s: copy them again",
-            len(truncated),
-            sum(r.image_path in truncated for r in records),
-            sorted(truncated)[0],
+            int(truncated.sum()),
+            int(dropped.sum()),
+            min(p for p, t in zip(paths, truncated) if t),
         )
-        return [r for r in records if r.image_path not in truncated]
+        return store.select(~dropped)
 
     def _dataset(
-        self, records: list[PersonRecord], train: bool, **replace: Any
+        self, records: Sequence[PersonRecord], train: bool, **replace: Any
     ) -> TopDownDataset:
         """A TopDownDataset of ``records`` with this module's settings; ``replace`` sets others
         (a mixture's target keypoints, codec and input size)."""
@@ -267,7 +273,7 @@ class TopDownDataModule(L.LightningDataModule):
             return None
         trainer = self.trainer
         return ImageGroupedSampler(
-            [record.image_path for record in self.train_set.records],
+            self.train_set.records.image_index.tolist(),  # people of one image share a key
             seed=self.seed,
             num_replicas=trainer.world_size if trainer is not None else 1,
             rank=trainer.global_rank if trainer is not None else 0,

@@ -8,7 +8,6 @@ makes up a label. Mappings that would mix up the left and the right side are ref
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Mapping, Sequence, Union
 
@@ -16,7 +15,7 @@ import numpy as np
 
 from posekit.core.io import read_yaml
 from posekit.core.spec import KeypointSpec
-from posekit.data.records import PersonRecord
+from posekit.data.records import PersonRecord, RecordStore
 
 # what a data config may give as a source's mapping: null (by name), a map, or a yaml file of one
 MappingConfig = Union[None, str, Path, Mapping[Union[str, int], str]]
@@ -213,6 +212,11 @@ class KeypointMapping:
         out[mapped] = keypoints[self.target_from_source[mapped]]
         return out
 
-    def map_records(self, records: Sequence[PersonRecord]) -> list[PersonRecord]:
+    def map_records(self, records: Sequence[PersonRecord]) -> RecordStore:
         """The records with their keypoints in the target set (boxes and ids unchanged)."""
-        return [dataclasses.replace(r, keypoints=self.map_keypoints(r.keypoints)) for r in records]
+        store = RecordStore.from_records(records)
+        keypoints = np.zeros((len(store), self.target_spec.num_keypoints, 3), dtype=np.float32)
+        mapped = self.target_from_source >= 0
+        if len(store):
+            keypoints[:, mapped] = store.keypoints[:, self.target_from_source[mapped]]
+        return store.replace(keypoints=keypoints)

@@ -15,7 +15,7 @@ from posekit.core.geometry import apply_affine, bbox_to_center_scale, crop_affin
 from posekit.core.spec import KeypointSpec
 from posekit.data.augment import GeometricAugmentation
 from posekit.data.decode import LastImageReader, check_decoded_size
-from posekit.data.records import PersonRecord
+from posekit.data.records import PersonRecord, RecordStore
 
 
 class TopDownDataset(Dataset):
@@ -60,7 +60,8 @@ class TopDownDataset(Dataset):
                     f"the input_size {tuple(each.input_size)} of {name} differs from the data's "
                     f"input_size {tuple(input_size)}; point both at one config value"
                 )
-        self.records = list(records)
+        # columns, not a list of objects: forked workers read them without copying pages
+        self.records = RecordStore.from_records(records)
         self.spec = spec
         self.codec = codec
         self.input_size = (int(input_size[0]), int(input_size[1]))

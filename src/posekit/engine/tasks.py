@@ -18,7 +18,11 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from posekit.core.io import write_json
 from posekit.core.spec import check_same_keypoints
-from posekit.engine.checkpoint_io import AtomicCheckpointIO, SigtermCheckpoint, sigterm_exit
+from posekit.engine.checkpoint_io import (
+    AtomicCheckpointIO,
+    SigtermCheckpoint,
+    sigterm_exit,
+)
 from posekit.engine.config_types import check_config_types
 from posekit.engine.console import print_config_tree, print_metrics
 from posekit.engine.distributed import (

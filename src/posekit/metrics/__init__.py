@@ -4,8 +4,9 @@ never import data or models.
 """
 
 from posekit.metrics.base import KeypointMetric, unique_sample_positions
-from posekit.metrics.coco import CocoKeypointAP, oks_matrix, oks_nms
+from posekit.metrics.coco import CocoKeypointAP
 from posekit.metrics.crowdpose import CrowdPoseAP
+from posekit.metrics.oks import oks_matrix, oks_nms
 from posekit.metrics.pck import MMPosePCK, PCKMetric
 from posekit.metrics.pckh import MPIIPCKh
 from posekit.metrics.source import SourceMetric

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import json
 import logging
-import math
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
 
@@ -19,6 +17,7 @@ from torch import Tensor
 from posekit.core.boxes import clip_bbox, finite_numbers
 from posekit.core.coco_checks import MAX_COORDINATE, absurd_coordinate, check_coco_ids
 from posekit.metrics.base import KeypointMetric
+from posekit.metrics.oks import instance_scores, oks_nms_by_image
 
 log = logging.getLogger(__name__)
 
@@ -49,34 +48,6 @@ _MAX_WEIGHT = {"bbox_rle": 1.0, "bbox_alphapose": 1.25}  # the additive rescorin
 NMS_AREAS = ("box", "padded")
 
 
-def oks_matrix(keypoints: np.ndarray, areas: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
-    """Object keypoint similarity between every pair of predicted instances.
-
-    Args:
-        keypoints: (N, K, 2) keypoint positions.
-        areas: (N,) instance areas; a pair uses the mean of its two areas as the scale s^2.
-        sigmas: (K,) per-keypoint OKS sigmas.
-
-    Returns:
-        (N, N) OKS, ``mean_k exp(-d_k^2 / (2 s^2 (2 sigma_k)^2))``.
-    """
-    d2 = ((keypoints[:, None] - keypoints[None]) ** 2).sum(axis=-1)  # (N, N, K)
-    scale = (areas[:, None] + areas[None]) / 2.0  # (N, N)
-    variances = (2.0 * sigmas) ** 2  # (K,)
-    e = d2 / (2.0 * variances * (scale[..., None] + np.spacing(1)))
-    return np.exp(-e).mean(axis=-1)
-
-
-def instance_scores(
-    keypoint_scores: np.ndarray, box_scores: np.ndarray, threshold: float = 0.2
-) -> np.ndarray:
-    """Person scores (M,): box score x mean of the keypoint scores (M, K) above ``threshold``,
-    0 when none is above: the rescoring of the official HRNet COCO evaluation and of mmpose."""
-    above = keypoint_scores > threshold  # (M, K)
-    above_mean = (keypoint_scores * above).sum(axis=1) / np.maximum(above.sum(axis=1), 1)
-    return box_scores * np.where(above.any(axis=1), above_mean, 0.0)
-
-
 def additive_instance_scores(
     keypoint_scores: np.ndarray, box_scores: np.ndarray, max_weight: float = 1.0
 ) -> np.ndarray:
@@ -85,30 +56,7 @@ def additive_instance_scores(
     return box_scores + keypoint_scores.mean(axis=1) + max_weight * keypoint_scores.max(axis=1)
 
 
-def oks_nms(
-    keypoints: np.ndarray,
-    scores: np.ndarray,
-    areas: np.ndarray,
-    sigmas: np.ndarray,
-    threshold: float,
-) -> list[int]:
-    """Greedy OKS non-maximum suppression.
-
-    Args:
-        keypoints: (N, K, 2), scores: (N,), areas: (N,), sigmas: (K,).
-        threshold: an instance is dropped when its OKS with a kept, higher-scored one exceeds it.
-
-    Returns:
-        Indices of the kept instances, highest score first.
-    """
-    oks = oks_matrix(keypoints, areas, sigmas)
-    remaining = list(np.argsort(-scores, kind="stable"))
-    keep: list[int] = []
-    while remaining:
-        best = int(remaining[0])
-        keep.append(best)
-        remaining = [j for j in remaining[1:] if oks[best, j] <= threshold]
-    return keep
+_PLAIN = frozenset({int, float})  # what JSON numbers and tolist() give: checked in C
 
 
 def load_coco_gt(ann_file: Path) -> dict:
@@ -129,9 +77,20 @@ def load_coco_gt(ann_file: Path) -> dict:
     return dataset
 
 
-def coco_index(dataset: dict) -> COCO:
-    """A pycocotools ``COCO`` over an in-memory dataset (quietly)."""
-    coco = COCO()
+BACKENDS = ("pycocotools", "faster_coco_eval")
+
+
+def coco_index(dataset: dict, backend: str = "pycocotools") -> COCO:
+    """A ``COCO`` index (pycocotools', or faster-coco-eval's) over an in-memory dataset
+    (quietly)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"COCO evaluation backend '{backend}' is not one of {BACKENDS}")
+    if backend == "faster_coco_eval":
+        from faster_coco_eval import COCO as FasterCOCO
+
+        coco = FasterCOCO()
+    else:
+        coco = COCO()
     coco.dataset = dataset
     with contextlib.redirect_stdout(io.StringIO()):
         coco.createIndex()
@@ -139,10 +98,17 @@ def coco_index(dataset: dict) -> COCO:
 
 
 def run_cocoeval(gt: COCO, results: list[dict[str, Any]], sigmas: np.ndarray) -> COCOeval:
-    """pycocotools' keypoint evaluation (evaluate, accumulate, summarize) with custom sigmas."""
+    """The keypoint evaluation (evaluate, accumulate, summarize) with custom sigmas, by the
+    backend that built ``gt`` (:func:`coco_index`)."""
     with contextlib.redirect_stdout(io.StringIO()):
-        detections = gt.loadRes(copy.deepcopy(results))  # loadRes edits its input
-        evaluator = COCOeval(gt, detections, iouType="keypoints")
+        # loadRes adds area, bbox and id to each dict: shallow copies keep the caller's intact
+        detections = gt.loadRes([dict(result) for result in results])
+        if type(gt) is COCO:
+            evaluator = COCOeval(gt, detections, iouType="keypoints")
+        else:
+            from faster_coco_eval import COCOeval_faster
+
+            evaluator = COCOeval_faster(gt, detections, iouType="keypoints")
         evaluator.params.kpt_oks_sigmas = sigmas
         evaluator.evaluate()
         evaluator.accumulate()
@@ -165,6 +131,8 @@ class CocoKeypointAP(KeypointMetric):
             (CrowdPose, AI Challenger).
         keypoints_in_file: keypoints per annotation in ``ann_file`` when it has more than K
             (Halpe-26 scored against the 136-keypoint Halpe files): the first K are evaluated.
+        backend: ``pycocotools`` (the reference) or ``faster_coco_eval`` (the same numbers on
+            the fixtures, C++ matching: faster on large sets).
         parts: optional ``{name: (start, end)}`` keypoint ranges also scored on their own, as
             the whole-body evaluations do (Halpe: body, foot, face, hand): ``AP/<name>`` and
             ``AR/<name>``; a person counts for a part only when that part has labelled keypoints.
@@ -205,6 +173,7 @@ class CocoKeypointAP(KeypointMetric):
         parts: Mapping[str, Sequence[int]] | None = None,
         rescoring: str = "bbox_keypoint",
         nms_area: str = "box",
+        backend: str = "pycocotools",
         **kwargs: Any,
     ) -> None:
         for name, value, allowed in (
@@ -232,10 +201,11 @@ class CocoKeypointAP(KeypointMetric):
         self.use_area = bool(use_area)
         self.keypoints_in_file = int(keypoints_in_file or sigma_array.size)
         self.parts = self._check_parts(parts or {})
-        self._coco = coco_index(self._load_annotations())
+        self.backend = str(backend)
+        self._coco = coco_index(self._load_annotations(), self.backend)
         self.category_id = int(self._coco.dataset["categories"][0]["id"])
         self._part_cocos = {
-            name: coco_index(_keypoint_slice(self._coco.dataset, start, end))
+            name: coco_index(_keypoint_slice(self._coco.dataset, start, end), self.backend)
             for name, (start, end) in self.parts.items()
         }
 
@@ -300,8 +270,14 @@ class CocoKeypointAP(KeypointMetric):
         dataset["annotations"] = kept
         return dataset
 
-    def _build_results(self, states: dict[str, Tensor] | None) -> list[dict[str, Any]]:
-        """COCO result dicts of the de-duplicated states, by sample index (with NMS: by image)."""
+    def _build_results(
+        self, states: dict[str, Tensor] | None, as_lists: bool = True
+    ) -> list[dict[str, Any]]:
+        """COCO result dicts of the de-duplicated states, by sample index (with NMS: by image).
+
+        ``as_lists=False`` gives each ``keypoints`` as a (3K,) float64 row of one array, for
+        evaluation in this process: no Python float per value, and pycocotools' ``loadRes``
+        takes its min and max without converting a list."""
         if states is None:
             return []
         keypoints = states["pred_keypoints"].double().cpu().numpy()  # (N, K, 2)
@@ -323,30 +299,22 @@ class CocoKeypointAP(KeypointMetric):
                 areas = states["scale"].double().cpu().numpy().prod(axis=1)  # (N,)
             else:
                 areas = boxes[:, 2] * boxes[:, 3]
-            kept: list[int] = []
-            for image_id in np.unique(image_ids):
-                rows = np.flatnonzero(image_ids == image_id)
-                keep = oks_nms(
-                    keypoints[rows],
-                    person_scores[rows],
-                    areas[rows],
-                    self.sigmas,
-                    self.nms_threshold,
-                )
-                kept.extend(int(rows[i]) for i in keep)
-            order = np.asarray(kept, dtype=np.int64)
+            order = oks_nms_by_image(
+                keypoints, person_scores, areas, image_ids, self.sigmas, self.nms_threshold
+            )
 
         flat = np.concatenate([keypoints, kpt_scores[..., None]], axis=-1).reshape(
             len(image_ids), -1
         )  # (N, 3K)
+        rows = flat[order]  # (M, 3K)
         return [
-            {
-                "image_id": int(image_ids[i]),
-                "category_id": self.category_id,
-                "keypoints": [float(v) for v in flat[i]],
-                "score": float(person_scores[i]),
-            }
-            for i in order
+            {"image_id": image_id, "category_id": self.category_id, "keypoints": row,
+             "score": score}
+            for image_id, row, score in zip(
+                image_ids[order].tolist(),
+                rows.tolist() if as_lists else list(rows),
+                person_scores[order].tolist(),
+            )
         ]
 
     def _check_results(self, results: list[dict[str, Any]], source: str) -> None:
@@ -371,13 +339,29 @@ class CocoKeypointAP(KeypointMetric):
                     f"{where}: {len(result['keypoints'])} keypoint values, expected "
                     f"3 * {self.num_keypoints} (x, y, score per keypoint)"
                 )
-            values = [*result["keypoints"], result["score"]]
-            if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
-                raise ValueError(
-                    f"{where} (image_id {result['image_id']}): keypoints and score must be "
-                    "finite numbers; found NaN, inf or a non-number (OKS would count a NaN "
-                    "keypoint as a perfect match)"
-                )
+            keypoints = result["keypoints"]
+            if type(keypoints) is np.ndarray:  # a row of _build_results(as_lists=False)
+                plain = keypoints.dtype == np.float64
+            else:
+                plain = _PLAIN.issuperset(map(type, keypoints))
+            if not (plain and type(result["score"]) in _PLAIN):
+                values = [*result["keypoints"], result["score"]]
+                if not all(isinstance(v, (int, float)) for v in values):
+                    self._refuse_values(where, result)
+        values = np.array([r["keypoints"] for r in results], dtype=np.float64)  # (M, 3K)
+        scores = np.array([r["score"] for r in results], dtype=np.float64)  # (M,)
+        bad = ~(np.isfinite(values).all(axis=1) & np.isfinite(scores))
+        if bad.any():
+            i = int(np.argmax(bad))
+            self._refuse_values(f"{source}: result [{i}]", results[i])
+
+    @staticmethod
+    def _refuse_values(where: str, result: dict[str, Any]) -> None:
+        raise ValueError(
+            f"{where} (image_id {result['image_id']}): keypoints and score must be "
+            "finite numbers; found NaN, inf or a non-number (OKS would count a NaN "
+            "keypoint as a perfect match)"
+        )
 
     def _summaries(self, evaluator: COCOeval) -> dict[str, float]:
         """The reported numbers of one evaluation of all images."""
@@ -398,7 +382,7 @@ class CocoKeypointAP(KeypointMetric):
         return {name: value for name, value in values.items() if value != UNDEFINED}
 
     def compute(self) -> dict[str, Tensor]:
-        results = self._build_results(self._collect())
+        results = self._build_results(self._collect(), as_lists=False)
         return self._scalars(self._evaluate(results)) if results else {}
 
     def results(self) -> list[dict[str, Any]]:

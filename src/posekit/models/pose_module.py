@@ -14,11 +14,16 @@ from posekit.codecs import Codec
 from posekit.core.batch import Batch, meta_of
 from posekit.core.spec import KeypointSpec, check_same_keypoints
 from posekit.metrics.sample_mean import SampleMean
-from posekit.models.backbone_protocol import Neck, check_backbone, check_features, check_neck
+from posekit.models.backbone_protocol import (
+    Neck,
+    check_backbone,
+    check_features,
+    check_neck,
+)
+from posekit.models.device_batch import complete_on_device
 from posekit.models.freeze import freeze, frozen_modules, keep_norms_in_eval
 from posekit.models.necks.fit import check_head_fits
 from posekit.models.optim import build_optimizer
-from posekit.models.device_batch import complete_on_device
 from posekit.models.predict import KeypointPrediction, predict_crops
 from posekit.models.schedules import scheduler_arguments
 

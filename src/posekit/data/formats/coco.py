@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from posekit.core.boxes import clip_bbox, finite_numbers
-from posekit.core.coco_checks import MAX_COORDINATE, absurd_coordinate, check_coco_ids
+from posekit.core.coco_checks import check_coco_ids
 from posekit.core.io import read_json
-from posekit.data.records import PersonRecord, SkipCounter
+from posekit.data.formats.coco_columns import (
+    check_numbers,
+    parse_coco_people,
+    require_keys,
+)
+from posekit.data.formats.record_cache import cached_records
+from posekit.data.records import PersonRecord, RecordStore, SkipCounter
 
 log = logging.getLogger(__name__)
-
-
-def _require_keys(obj: dict, keys: tuple[str, ...], where: str) -> None:
-    missing = [key for key in keys if key not in obj]
-    if missing:
-        raise ValueError(f"{where}: missing required keys {missing}")
 
 
 def load_coco_dataset(ann_file: str | Path) -> dict:
@@ -26,30 +27,11 @@ def load_coco_dataset(ann_file: str | Path) -> dict:
     data = read_json(ann_file, "COCO annotation file")
     if not isinstance(data, dict):
         raise ValueError(f"COCO annotation file {ann_file}: expected a JSON object at the top")
-    _require_keys(data, ("images", "annotations"), f"COCO annotation file {ann_file}")
+    require_keys(data, ("images", "annotations"), f"COCO annotation file {ann_file}")
     for i, image in enumerate(data["images"]):
-        _require_keys(image, ("id", "file_name"), f"{ann_file}: images[{i}]")
+        require_keys(image, ("id", "file_name"), f"{ann_file}: images[{i}]")
     check_coco_ids(data, ann_file)
     return data
-
-
-def _check_numbers(values, count: int, what: str, where: str) -> None:
-    """Refuse NaN, inf, strings or a wrong count in a list of coordinates, naming the record."""
-    if not isinstance(values, (list, tuple)) or len(values) != count:
-        size = len(values) if isinstance(values, (list, tuple)) else type(values).__name__
-        raise ValueError(f"{where}: '{what}' must be a list of {count} numbers, got {size}")
-    if not finite_numbers(values):
-        bad = next(v for v in values if not finite_numbers([v]))
-        raise ValueError(
-            f"{where}: '{what}' holds {bad!r}; coordinates must be finite numbers (an "
-            "unlabelled keypoint is 0, 0, 0)"
-        )
-    absurd = absurd_coordinate(values)
-    if absurd is not None:
-        raise ValueError(
-            f"{where}: '{what}' holds {absurd!r}, beyond {MAX_COORDINATE:g} pixels (or float32's "
-            "range): the file is broken; fix or drop the record"
-        )
 
 
 def image_size(image: dict) -> tuple[int, int] | None:
@@ -66,7 +48,8 @@ def load_coco_records(
     num_keypoints: int,
     keypoints_in_file: int | None = None,
     min_visibility: float | None = None,
-) -> list[PersonRecord]:
+    cache: bool | str | Path = True,
+) -> RecordStore:
     """Ground-truth person records of a COCO-format keypoint file.
 
     Crowd annotations, people without labelled keypoints and boxes of zero or negative size or
@@ -77,59 +60,34 @@ def load_coco_records(
     file has more keypoints per person than the spec, e.g. Halpe-26 read from the 136-keypoint
     Halpe files) keeps the first ``num_keypoints`` of each annotation. ``min_visibility``: a
     keypoint counts as labelled when its v is at least this (v becomes 1, else 0; AlphaPose's
-    Halpe reader: 0.35); None: v > 0, as in the file.
+    Halpe reader: 0.35); None: v > 0, as in the file. Repeated or string ids and coordinates
+    beyond float32 or 1e6 px are refused (:mod:`posekit.core.coco_checks`).
+
+    The file is parsed without keeping its JSON tree (:mod:`posekit.data.formats.coco_columns`)
+    and the records are cached beside it (:mod:`posekit.data.formats.record_cache`); ``cache``:
+    ``False`` parses every time, a folder keeps the cache there.
     """
     in_file = keypoints_in_file or num_keypoints
     if in_file < num_keypoints:
         raise ValueError(
             f"{ann_file}: keypoints_in_file={in_file} is fewer than the spec's {num_keypoints}"
         )
-    data = load_coco_dataset(ann_file)
-    images = {image["id"]: image for image in data["images"]}
-    skipped = SkipCounter(str(ann_file))
-    records = []
-    for i, ann in enumerate(data["annotations"]):
-        where = f"{ann_file}: annotations[{i}] (id {ann.get('id', '?')})"
-        _require_keys(ann, ("image_id", "bbox", "keypoints"), where)
-        if ann["image_id"] not in images:
-            raise ValueError(f"{where}: image_id {ann['image_id']} is not in 'images'")
-        if len(ann["keypoints"]) != 3 * in_file:
-            raise ValueError(
-                f"{where}: {len(ann['keypoints'])} keypoint values, expected {3 * in_file} "
-                f"(x, y, v for {in_file} keypoints); check that data.keypoints (and "
-                "data.keypoints_in_file) match this annotation file"
-            )
-        _check_numbers(ann["keypoints"], 3 * in_file, "keypoints", where)
-        _check_numbers(ann["bbox"], 4, "bbox", where)
-        keypoints = np.asarray(ann["keypoints"], dtype=np.float32)
-        keypoints = keypoints.reshape(in_file, 3)[:num_keypoints]
-        if min_visibility is not None:
-            keypoints[:, 2] = (keypoints[:, 2] >= min_visibility).astype(np.float32)
-        if ann.get("iscrowd", 0):
-            skipped.skip("crowd annotations", ann.get("id", i))
-            continue
-        if not (keypoints[:, 2] > 0).any():
-            skipped.skip("people without labelled keypoints", ann.get("id", i))
-            continue
-        image = images[ann["image_id"]]
-        bbox, problem = clip_bbox(ann["bbox"], image.get("width"), image.get("height"))
-        if bbox is None:
-            skipped.skip(problem, ann.get("id", i))
-            continue
-        records.append(
-            PersonRecord(
-                image_path=str(Path(image_dir) / image["file_name"]),
-                image_id=int(ann["image_id"]),
-                bbox=bbox,
-                keypoints=keypoints,
-                area=float(ann.get("area", bbox[2] * bbox[3])),
-                ann_id=int(ann.get("id", i)),
-                image_size=image_size(image),
-            )
-        )
-    if skipped.reasons:
-        log.info(skipped.summary())
-    return records
+    settings = {
+        "reader": "coco-people",
+        "image_dir": str(image_dir),
+        "num_keypoints": num_keypoints,
+        "keypoints_in_file": in_file,
+        "min_visibility": min_visibility,
+    }
+    ann_file, image_dir = Path(ann_file), Path(image_dir)
+    parse = partial(parse_coco_people, ann_file, image_dir, num_keypoints, in_file,
+                    min_visibility)
+    if cache is False:
+        store, summary = parse()
+        if summary:
+            log.info(summary)
+        return store
+    return cached_records(ann_file, settings, parse, None if cache is True else cache)
 
 
 def load_detection_records(
@@ -153,7 +111,7 @@ def load_detection_records(
     records = []
     for i, det in enumerate(detections):
         where = f"{det_file}: detection [{i}]"
-        _require_keys(det, ("image_id", "bbox", "score"), where)
+        require_keys(det, ("image_id", "bbox", "score"), where)
         if det.get("category_id", 1) != 1:
             continue
         if det["image_id"] not in images:
@@ -161,8 +119,8 @@ def load_detection_records(
                 f"{where}: image_id {det['image_id']} is not in the annotation file {ann_file}; "
                 "the detections belong to another split or data set"
             )
-        _check_numbers(det["bbox"], 4, "bbox", where)
-        _check_numbers([det["score"]], 1, "score", where)
+        check_numbers(det["bbox"], 4, "bbox", where)
+        check_numbers([det["score"]], 1, "score", where)
         if det["score"] < score_threshold:
             skipped.skip(f"boxes scoring below {score_threshold}", i)
             continue
