@@ -208,3 +208,20 @@ def test_a_reference_in_a_run_folder_is_followed_as_text(tmp_path):
     )
     assert describe_run(tmp_path)["input (WxH)"] == "48x64"
     assert describe_run(tmp_path)["backbone"] == [48, 64]
+
+
+def test_every_posekit_target_a_saved_model_or_data_config_names_is_trusted():
+    """A builder added to conf/ must be added to the trust list too, or the checkpoints of the
+    recipes that use it could not be evaluated (a scheduler once was not)."""
+    import re
+
+    from posekit.models.trust import is_trusted
+
+    conf = Path(__file__).resolve().parents[2] / "conf"
+    targets = set()
+    for group in ("model", "data", "keypoints", "recipe", "experiment", "protocol"):
+        for path in (conf / group).rglob("*.yaml"):
+            targets.update(re.findall(r"_target_:\s*(posekit\.[\w.]+)", path.read_text()))
+    assert len(targets) > 30
+    untrusted = sorted(t for t in targets if not is_trusted(t))
+    assert untrusted == []

@@ -46,6 +46,7 @@ POSEKIT_FUNCTIONS = frozenset({
     "posekit.core.spec.load_keypoint_spec",
     BUILD_BACKBONE,
     "posekit.models.optim.paramwise_adamw",
+    "posekit.models.restart_schedule.multistep_with_restart",
     "posekit.models.schedules.warmup_cosine",
     "posekit.models.schedules.warmup_flat_cosine",
     "posekit.models.schedules.warmup_multistep",
