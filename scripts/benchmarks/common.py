@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -72,14 +73,22 @@ def synchronize(device: torch.device) -> None:
 
 def coco_fixture() -> Path | None:
     """The COCO fixture folder: the real samples (4 640x480 JPEGs, 14 people) of
-    $POSEKIT_FIXTURES or ../shared/fixtures, else the synthetic one of tests/fixtures (4 JPEGs
-    of about that size, 13 people); None when neither is there."""
+    $POSEKIT_FIXTURES or ../shared/fixtures, else the synthetic one that
+    tests/fixtures/make_fixtures.py writes into a temporary folder (4 JPEGs of about that size,
+    13 people); None when neither can be had."""
     env = os.environ.get("POSEKIT_FIXTURES")
     root = Path(env) if env else REPO_ROOT.parent / "shared" / "fixtures"
-    for folder in (root / "coco", REPO_ROOT / "tests" / "fixtures" / "coco"):
-        if (folder / "test_coco.json").is_file():
-            return folder
-    return None
+    if (root / "coco" / "test_coco.json").is_file():
+        return root / "coco"
+    generator = REPO_ROOT / "tests" / "fixtures" / "make_fixtures.py"
+    if not generator.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location("make_fixtures", generator)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = Path(tempfile.mkdtemp(prefix="posekit_fixtures_"))
+    module.make_fixtures(out)
+    return out / "coco"
 
 
 def one_image_per_person(folder: Path, out_dir: Path) -> Path:

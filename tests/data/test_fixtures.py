@@ -1,4 +1,5 @@
-"""The synthetic fixtures of tests/fixtures are what make_fixtures.py writes, in every format."""
+"""The synthetic fixtures that make_fixtures.py writes: deterministic, small, consistent in every
+format."""
 
 from __future__ import annotations
 
@@ -8,45 +9,35 @@ import json
 import cv2
 import numpy as np
 import scipy.io
-from conftest import GENERATED_FIXTURES
+from conftest import write_synthetic_fixtures
 
 from posekit.core.mpii_gt import read_mpii_gt_mat
 
 
-def load_generator():
-    spec = importlib.util.spec_from_file_location("make_fixtures",
-                                                  GENERATED_FIXTURES / "make_fixtures.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_committed_fixtures_are_the_generators(tmp_path):
-    load_generator().make_fixtures(tmp_path)
-    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
-    # published_keys/ is written by scripts/capture_reference_keys.py from the reference code
-    committed = sorted(p.relative_to(GENERATED_FIXTURES) for p in GENERATED_FIXTURES.rglob("*")
-                       if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts
-                       and p.relative_to(GENERATED_FIXTURES).parts[0] != "published_keys")
-    assert written == committed
+def test_the_generator_is_deterministic_and_small(tmp_path, synthetic_fixtures):
+    again = write_synthetic_fixtures(tmp_path)
+    written = sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    first = sorted(p.relative_to(synthetic_fixtures) for p in synthetic_fixtures.rglob("*")
+                   if p.is_file())
+    assert written == first and len(written) > 15
     for name in written:
         if name.suffix == ".json":
-            assert json.loads((tmp_path / name).read_text()) == json.loads(
-                (GENERATED_FIXTURES / name).read_text()), name
+            assert json.loads((again / name).read_text()) == json.loads(
+                (synthetic_fixtures / name).read_text()), name
         elif name.suffix == ".jpg":  # JPEG bytes depend on libjpeg: the same picture
-            ours = cv2.imread(str(tmp_path / name)).astype(np.int16)
-            theirs = cv2.imread(str(GENERATED_FIXTURES / name)).astype(np.int16)
+            ours = cv2.imread(str(again / name)).astype(np.int16)
+            theirs = cv2.imread(str(synthetic_fixtures / name)).astype(np.int16)
             assert ours.shape == theirs.shape and np.abs(ours - theirs).mean() < 1.0, name
-    total = sum((GENERATED_FIXTURES / n).stat().st_size for n in written)
+    total = sum((again / n).stat().st_size for n in written)
     assert total < 1_000_000
 
 
-def test_image_sizes_and_people_agree_with_the_annotations():
+def test_image_sizes_and_people_agree_with_the_annotations(synthetic_fixtures):
     for folder, ann in (("coco", "test_coco.json"), ("crowdpose", "test_crowdpose.json"),
                         ("aic", "test_aic.json")):
-        data = json.loads((GENERATED_FIXTURES / folder / ann).read_text())
+        data = json.loads((synthetic_fixtures / folder / ann).read_text())
         for image in data["images"]:
-            picture = cv2.imread(str(GENERATED_FIXTURES / folder / image["file_name"]))
+            picture = cv2.imread(str(synthetic_fixtures / folder / image["file_name"]))
             height, width = picture.shape[:2]
             assert (width, height) == (image["width"], image["height"])
         for person in data["annotations"]:
@@ -57,8 +48,8 @@ def test_image_sizes_and_people_agree_with_the_annotations():
             assert ((inside >= (x, y)) & (inside <= (x + w, y + h))).all()
 
 
-def test_mpii_mat_has_the_official_layout_and_matches_the_json():
-    folder = GENERATED_FIXTURES / "mpii"
+def test_mpii_mat_has_the_official_layout_and_matches_the_json(synthetic_fixtures):
+    folder = synthetic_fixtures / "mpii"
     raw = scipy.io.loadmat(str(folder / "mpii_gt_val.mat"))
     assert raw["dataset_joints"].shape == (1, 16) and raw["dataset_joints"][0, 9][0] == "head"
     people = json.loads((folder / "test_mpii.json").read_text())
