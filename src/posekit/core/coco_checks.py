@@ -14,6 +14,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from posekit.core.boxes import finite_numbers
+
 MAX_COORDINATE = 1e6  # pixels: no image is this large; a value beyond it is a broken file
 
 
@@ -75,3 +77,25 @@ def absurd_coordinate(values: Sequence[float]) -> float | None:
     array = np.asarray(values, dtype=np.float64)
     bad = ~np.isfinite(array.astype(np.float32)) | (np.abs(array) > MAX_COORDINATE)
     return float(array[bad][0]) if bad.any() else None
+
+
+def refuse_bad_coordinates(values: Sequence[Any], where: str, what: str = "") -> None:
+    """Refuse ``values`` holding anything but finite numbers (NaN, inf, strings, bools) or a
+    coordinate beyond float32 / :data:`MAX_COORDINATE`; ``what`` names the field in the message
+    (``"'keypoints'"``; empty where ``where`` says it).
+
+    Raises:
+        ValueError: ``<where>: <what> holds <value> ...``, naming the record and the fix.
+    """
+    if not finite_numbers(values):
+        bad = next(v for v in values if not finite_numbers([v]))
+        raise ValueError(
+            f"{where}: {what}{' ' * bool(what)}holds {bad!r}; coordinates must be finite numbers (an unlabelled "
+            "keypoint is 0, 0, 0)"
+        )
+    absurd = absurd_coordinate(values)
+    if absurd is not None:
+        raise ValueError(
+            f"{where}: {what}{' ' * bool(what)}holds {absurd!r}, beyond {MAX_COORDINATE:g} pixels (or float32's "
+            "range): the file is broken; fix or drop the record"
+        )

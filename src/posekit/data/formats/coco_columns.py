@@ -19,19 +19,18 @@ from typing import Any
 
 import numpy as np
 
-from posekit.core.boxes import NEGATIVE_SIZE, OUTSIDE, ZERO_SIZE, finite_numbers
+from posekit.core.boxes import NEGATIVE_SIZE, OUTSIDE, ZERO_SIZE
 from posekit.core.coco_checks import (
     MAX_COORDINATE,
-    absurd_coordinate,
     check_annotation_ids,
     check_image_ids,
+    refuse_bad_coordinates,
 )
 from posekit.core.json_stream import read_json_object
 from posekit.data.records import RecordStore, SkipCounter
 
 _NUMBERS = frozenset({int, float})  # what JSON numbers parse to (bool is refused)
 _MISSING = object()
-_LIMIT = MAX_COORDINATE
 
 
 def require_keys(obj: dict, keys: tuple[str, ...], where: str) -> None:
@@ -45,18 +44,7 @@ def check_numbers(values: Any, count: int, what: str, where: str) -> None:
     if not isinstance(values, (list, tuple)) or len(values) != count:
         size = len(values) if isinstance(values, (list, tuple)) else type(values).__name__
         raise ValueError(f"{where}: '{what}' must be a list of {count} numbers, got {size}")
-    if not finite_numbers(values):
-        bad = next(v for v in values if not finite_numbers([v]))
-        raise ValueError(
-            f"{where}: '{what}' holds {bad!r}; coordinates must be finite numbers (an "
-            "unlabelled keypoint is 0, 0, 0)"
-        )
-    absurd = absurd_coordinate(values)
-    if absurd is not None:
-        raise ValueError(
-            f"{where}: '{what}' holds {absurd!r}, beyond {MAX_COORDINATE:g} pixels (or float32's "
-            "range): the file is broken; fix or drop the record"
-        )
+    refuse_bad_coordinates(values, where, f"'{what}'")
 
 
 def _image(obj: dict) -> tuple:
@@ -107,8 +95,8 @@ class _AnnotationColumns:
             try:  # NaN and inf propagate through a sum; an integer beyond float range raises
                 ok = math.isfinite(sum(keypoints)) and math.isfinite(sum(bbox))
                 # beyond MAX_COORDINATE: the per-record check names the value (exact, not float32)
-                ok = ok and -_LIMIT <= min(keypoints) and max(keypoints) <= _LIMIT
-                ok = ok and -_LIMIT <= min(bbox) and max(bbox) <= _LIMIT
+                ok = ok and -MAX_COORDINATE <= min(keypoints) and max(keypoints) <= MAX_COORDINATE
+                ok = ok and -MAX_COORDINATE <= min(bbox) and max(bbox) <= MAX_COORDINATE
                 if ok:
                     self.keypoints.extend(keypoints)
                     self.bbox.extend(bbox)

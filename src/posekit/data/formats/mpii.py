@@ -11,8 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from posekit.core.boxes import finite_numbers
-from posekit.core.coco_checks import MAX_COORDINATE, absurd_coordinate
+from posekit.core.coco_checks import refuse_bad_coordinates
 from posekit.core.io import read_json
 from posekit.data.records import PersonRecord
 
@@ -48,25 +47,14 @@ def load_mpii_records(
         raise ValueError(f"MPII annotation file {ann_file}: expected a JSON list of people")
     records = []
     for i, ann in enumerate(data):
-        where = f"{ann_file}: record [{i}] (image {ann.get('image', '?')})"
+        where = f"{ann_file}: record [{i}] (image {ann.get('image', '?')})"  # joints, center, scale
         missing = [key for key in ("image", "center", "scale", "joints") if key not in ann]
         if missing:
             raise ValueError(f"{where}: missing required keys {missing}")
         joints_list = ann["joints"] if isinstance(ann["joints"], list) else [ann["joints"]]
         flat = [v for joint in joints_list for v in (joint if isinstance(joint, list) else [joint])]
         values = [*flat, *ann["center"], ann["scale"], *ann.get("joints_vis", [])]
-        if not finite_numbers(values):
-            bad = next(v for v in values if not finite_numbers([v]))
-            raise ValueError(
-                f"{where}: holds {bad!r} in joints, joints_vis, center or scale; they must be "
-                "finite numbers"
-            )
-        absurd = absurd_coordinate(values)
-        if absurd is not None:
-            raise ValueError(
-                f"{where}: holds {absurd!r}, beyond {MAX_COORDINATE:g} pixels (or float32's "
-                "range) in joints, center or scale: the file is broken; fix or drop the record"
-            )
+        refuse_bad_coordinates(values, where)
         joints = np.asarray(ann["joints"], dtype=np.float32)
         if joints.shape != (num_keypoints, 2):
             raise ValueError(
