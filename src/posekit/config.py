@@ -18,7 +18,9 @@ from typing import Callable, Sequence
 
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import ConfigCompositionException
+from hydra.initialize import get_gh_backup, restore_gh_from_backup
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -125,12 +127,19 @@ def linear_lr(lr: float, *, _root_: DictConfig) -> float:
 def _compose(
     config_name: str, overrides: Sequence[str], return_hydra_config: bool = False
 ) -> DictConfig:
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return hydra_compose(
-            config_name=config_name,
-            overrides=list(overrides),
-            return_hydra_config=return_hydra_config,
-        )
+    # also inside a running command (hydra.main has initialised Hydra): composed aside, and
+    # the command's Hydra state put back
+    running = get_gh_backup()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+            return hydra_compose(
+                config_name=config_name,
+                overrides=list(overrides),
+                return_hydra_config=return_hydra_config,
+            )
+    finally:
+        restore_gh_from_backup(running)
 
 
 def suggest_key(cfg: DictConfig, dotted: str) -> str | None:

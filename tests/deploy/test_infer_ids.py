@@ -63,8 +63,8 @@ def test_infer_results_are_scored_by_evaluate_results(checkpoint, tiny_set, tmp_
     assert (out / "overlays" / "cartoon" / "000570_1.png").is_file()  # sub-folders kept
 
     metrics = load_script("evaluate_results").main([
-        "--data", "sample", "--annotations", str(tiny_set / "val.json"),
-        "--results", str(out / "results.json"),
+        "data=sample", f"annotations={tiny_set / 'val.json'}",
+        f"results={out / 'results.json'}",
     ])
     truth = COCO(str(tiny_set / "val.json"))  # the oracle: pycocotools on the same two files
     evaluator = COCOeval(truth, truth.loadRes(str(out / "results.json")), "keypoints")

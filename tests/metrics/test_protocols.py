@@ -164,8 +164,8 @@ def test_evaluate_results_script_scores_crowdpose(fixtures_dir, tmp_path):
     path.write_text(json.dumps(results))
     expected = CrowdPoseAP(str(ann_file), CROWD_SIGMAS).evaluate_results(results)
     done = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "evaluate_results.py"), "--data", "crowdpose",
-         "--annotations", str(ann_file), "--results", str(path)],
+        [sys.executable, str(REPO / "scripts" / "evaluate_results.py"), "data=crowdpose",
+         f"annotations={ann_file}", f"results={path}"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-2000:]
@@ -238,8 +238,8 @@ def test_evaluate_results_script_refuses_empty_and_nan_results(fixtures_dir, tmp
     path = tmp_path / "predictions.json"
     path.write_text(json.dumps(results if content == "nan" else content))
     done = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "evaluate_results.py"), "--data", "crowdpose",
-         "--annotations", str(ann_file), "--results", str(path)],
+        [sys.executable, str(REPO / "scripts" / "evaluate_results.py"), "data=crowdpose",
+         f"annotations={ann_file}", f"results={path}"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )
     assert done.returncode != 0
