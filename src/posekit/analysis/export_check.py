@@ -5,7 +5,8 @@ the data loader's crops, the PyTorch model, flip test as the run has it). The ex
 gets what a deployment gives it: each person's box clipped to the image, the crop cut by the
 Predictor (:meth:`posekit.deploy.predictor.Predictor.crop`, the crop the README documents), its
 outputs decoded (in the graph with ``--with-decode``, else by the run's codec) and mapped back
-with :func:`posekit.core.geometry.crop_to_image`. Any difference of OpenCV (crop interpolation),
+with :func:`posekit.core.geometry.crop_to_image`; a model that crops in its graph
+(``crop_in_graph``) gets the whole image and the boxes as they are. Any difference of OpenCV (crop interpolation),
 runtime (onnxruntime, torch.jit) or decoding shows as drift, per keypoint in image pixels.
 """
 
@@ -20,7 +21,7 @@ import torch
 
 from posekit.core.geometry import crop_to_image
 from posekit.core.io import read_rgb_image
-from posekit.deploy.export import export_codec, run_exported
+from posekit.deploy.export import CroppingPoseNet, export_codec, inputs_of, run_exported
 from posekit.deploy.predictor import Predictor, clip_boxes
 
 from .loading import Run
@@ -49,6 +50,11 @@ def exported_keypoints(
 ) -> np.ndarray:
     """(M, K, 2) image pixels from an exported model on the people ``boxes`` (M, 4) xywh of
     ``image`` (H, W, 3) RGB uint8, cut and mapped back as a deployment does (see the module)."""
+    if format == "onnx" and inputs_of(path) == list(CroppingPoseNet.input_names):
+        image_points, _ = run_exported(
+            path, format, torch.from_numpy(image), torch.from_numpy(boxes.astype(np.float32))
+        )
+        return image_points
     height, width = image.shape[:2]
     crops, centers, scales = predictor.crop(image, clip_boxes(boxes, width, height))
     images = torch.from_numpy(crops).permute(0, 3, 1, 2).contiguous()  # (M, 3, H, W) uint8

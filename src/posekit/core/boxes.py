@@ -8,6 +8,7 @@ from numbers import Real
 from typing import Any, Sequence
 
 import numpy as np
+import torch
 
 # the reasons :func:`clip_bbox` gives, as counted in the loaders' skip summaries
 ZERO_SIZE = "boxes of zero width or height"
@@ -51,3 +52,16 @@ def clip_bbox(
     if x2 <= x1 or y2 <= y1:
         return None, OUTSIDE
     return np.array([x1, y1, x2 - x1, y2 - y1], dtype=np.float32), None
+
+
+def clip_boxes_batch(
+    boxes: torch.Tensor, width: int, height: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`clip_bbox` for a batch in torch (inside an exported graph): boxes (N, 4) xywh
+    -> (clipped boxes (N, 4), kept (N,) bool). A box that :func:`clip_bbox` refuses (no size,
+    nothing inside the image) is not kept; its clipped box is meaningless."""
+    x, y, w, h = boxes.unbind(-1)  # each (N,)
+    x1, y1 = x.clamp(min=0.0), y.clamp(min=0.0)
+    x2, y2 = (x + w).clamp(max=width - 1.0), (y + h).clamp(max=height - 1.0)
+    kept = (w > 0) & (h > 0) & (x2 > x1) & (y2 > y1)
+    return torch.stack([x1, y1, x2 - x1, y2 - y1], dim=-1), kept

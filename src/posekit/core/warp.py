@@ -32,9 +32,21 @@ def warp_affine_batch(images: Tensor, matrices: Tensor, output_size: tuple[int, 
     )
     points = torch.stack([xs, ys, torch.ones_like(xs)], dim=-1).reshape(-1, 3)  # (H*W, 3)
     source = points @ inverse.transpose(1, 2)  # (N, H*W, 2) source pixels
-    # align_corners=True: -1 and 1 are the centres of the first and last pixels
-    scale = source.new_tensor([2.0 / max(width - 1, 1), 2.0 / max(height - 1, 1)])
-    grid = (source * scale - 1.0).reshape(n, out_h, out_w, 2)
+    return sample_bilinear(images, source.reshape(n, out_h, out_w, 2))
+
+
+def sample_bilinear(images: Tensor, source: Tensor) -> Tensor:
+    """Bilinear samples (N, C, H, W) float32 of images (N, C, h, w) at source pixel coordinates
+    (N, H, W, 2) (x, y; pixel centres at integers, zeros outside, as ``cv2.warpAffine``'s
+    ``INTER_LINEAR`` with ``BORDER_CONSTANT`` 0)."""
+    height, width = images.shape[-2:]
+    # align_corners=True: -1 and 1 are the centres of the first and last pixels (plain
+    # arithmetic on the sizes, which torch.export keeps symbolic for an image of any size)
+    grid = torch.stack(
+        [source[..., 0] * (2.0 / max(width - 1, 1)) - 1.0,
+         source[..., 1] * (2.0 / max(height - 1, 1)) - 1.0],
+        dim=-1,
+    )
     return F.grid_sample(
         images.float(), grid, mode="bilinear", padding_mode="zeros", align_corners=True
     )
