@@ -33,7 +33,9 @@ def main(cfg: DictConfig) -> int:
     if data is None:
         raise ValueError("give data=<set> (a config of conf/data), e.g. data=crowdpose")
     if OmegaConf.is_missing(cfg.data, "root"):
-        raise ValueError(f"data={data} has no default folder: give data.root=<the downloaded folder>")
+        raise ValueError(
+            f"data={data} has no default folder: give data.root=<the downloaded folder>"
+        )
     root = Path(cfg.data.root).resolve()
     if cfg.mpii_mat is not None:
         if data != "mpii":
