@@ -27,11 +27,11 @@ from posekit.cli import command
 
 @command("check_export", refuse=(ValueError, KeyError, FileNotFoundError))
 def main(cfg: DictConfig) -> float:
-    exported = Path(cfg.exported)
+    exported = Path(str(cfg.exported))
     fmt = "onnx" if exported.suffix == ".onnx" else "torchscript"
     changes = {k: v for k, v in OmegaConf.to_container(cfg.data).items() if v is not None}
     root = changes.pop("root", None)
-    run = load_run(cfg.ckpt_path, data_root=root, **changes)
+    run = load_run(str(cfg.ckpt_path), data_root=root, **changes)
     drift = export_drift(run, exported, fmt, first=cfg.samples)
     print(f"{exported} ({fmt}) against eval.py's keypoints, {len(drift.distances)} people of "
           f"{run.checkpoint}")

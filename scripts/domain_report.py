@@ -39,8 +39,8 @@ def main(cfg: DictConfig) -> Path:
         )
     given = OmegaConf.to_container(cfg.sets)
     sets = [EvalSet.parse(str(name), paths) for name, paths in given.items()]
-    out = Path(cfg.out)
-    checkpoint = resolve_checkpoint(cfg.ckpt_path)
+    out = Path(str(cfg.out))
+    checkpoint = resolve_checkpoint(str(cfg.ckpt_path))
     overrides = [o for o in task_overrides(exclude=OWN) if not o.lstrip("+~").startswith("sets.")]
     report = domain_report(checkpoint, sets, out, choice("data"), cfg.flip_test, overrides)
     print(f"\n{checkpoint} on {len(sets)} sets ({report.stamp}):")

@@ -27,11 +27,11 @@ from posekit.models.checkpoint import load_model
 
 @command("export", refuse=(ValueError, FileNotFoundError, ParityError))
 def main(cfg: DictConfig) -> float:
-    checkpoint = resolve_checkpoint(cfg.ckpt_path)
+    checkpoint = resolve_checkpoint(str(cfg.ckpt_path))
     model = load_model(checkpoint, list(cfg.trusted_modules))
     difference = export(
         model,
-        Path(cfg.out),
+        Path(str(cfg.out)),
         format=cfg.format,
         with_decode=cfg.with_decode,
         flip_test=cfg.flip_test,

@@ -114,7 +114,7 @@ def box_source(cfg: DictConfig, images: list[tuple[int, str]] | None) -> BoxSour
     """Person boxes per image (``cfg.detections``, ``cfg.detector`` or the whole image); a
     detections file is checked against ``images`` (id, name)."""
     if cfg.detections is not None:
-        detections = DetectionsFile(Path(cfg.detections), score_threshold=cfg.box_threshold)
+        detections = DetectionsFile(Path(str(cfg.detections)), score_threshold=cfg.box_threshold)
         if images is not None:
             ids_from = "ids in " + str(cfg.annotations) if cfg.annotations else "positions"
             detections.check_matches(images, ids_from)
@@ -199,17 +199,17 @@ def run_frames(
 
 @command("infer", refuse=(ValueError, FileNotFoundError))
 def main(cfg: DictConfig) -> Path:
-    source = Path(cfg.input)
+    source = Path(str(cfg.input))
     if not source.exists():
         raise FileNotFoundError(f"input not found: {source}")
     if cfg.detections is not None and cfg.detector is not None:
         raise ValueError("give detections=<boxes.json> or detector=..., not both")
     if cfg.detector not in (None, *DETECTORS):
         raise ValueError(f"detector={cfg.detector}: expected one of {', '.join(DETECTORS)}")
-    out = Path(cfg.out)
+    out = Path(str(cfg.out))
     out.mkdir(parents=True, exist_ok=True)
     predictor = Predictor.from_checkpoint(
-        cfg.ckpt_path, device=cfg.device, flip_test=cfg.flip_test,
+        str(cfg.ckpt_path), device=cfg.device, flip_test=cfg.flip_test,
         trusted_modules=list(cfg.trusted_modules),
     )
     results: list[dict] = []
@@ -229,7 +229,7 @@ def main(cfg: DictConfig) -> Path:
                 writer.write(picture)
         print(f"overlay video: {video_path}")
     else:
-        annotations = Path(cfg.annotations) if cfg.annotations is not None else None
+        annotations = Path(str(cfg.annotations)) if cfg.annotations is not None else None
         images = input_images(source, annotations)
         boxes_of = box_source(cfg, [(image_id, name) for image_id, name, _ in images])
         frames = ((i, name, read_rgb_image(str(path), f"input {name}")) for i, name, path in images)

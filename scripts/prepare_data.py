@@ -36,12 +36,12 @@ def main(cfg: DictConfig) -> int:
         raise ValueError(
             f"data={data} has no default folder: give data.root=<the downloaded folder>"
         )
-    root = Path(cfg.data.root).resolve()
+    root = Path(str(cfg.data.root)).resolve()
     if cfg.mpii_mat is not None:
         if data != "mpii":
             raise ValueError("mpii_mat= converts MPII annotations: use it with data=mpii")
-        names = Path(cfg.mpii_val_images).read_text().split() if cfg.mpii_val_images else []
-        counts = convert_mpii(cfg.mpii_mat, root / "annotations", names)
+        names = Path(str(cfg.mpii_val_images)).read_text().split() if cfg.mpii_val_images else []
+        counts = convert_mpii(str(cfg.mpii_mat), root / "annotations", names)
         print(f"converted {cfg.mpii_mat} into {root / 'annotations'}: {counts}")
         if not names:
             print(

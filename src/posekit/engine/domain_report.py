@@ -46,7 +46,7 @@ class EvalSet:
                 "file names start from>], e.g. +sets.humanart=[/data/HumanArt/annotations/"
                 "val.json,/data/HumanArt]"
             )
-        return cls(name, Path(paths[0]).resolve(), Path(paths[1]).resolve())
+        return cls(name, Path(str(paths[0])).resolve(), Path(str(paths[1])).resolve())
 
 
 @dataclass
