@@ -24,6 +24,7 @@ from typing import Callable, Sequence, TypeVar
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
+from omegaconf.errors import MissingMandatoryValue
 
 from posekit.config import CONF_DIR, compose, run_with_key_hints, set_repo_root
 
@@ -40,13 +41,17 @@ def command(
     ``argv`` is None, else composes ``argv``. In both, :func:`task_overrides` and
     :func:`choice` answer from the same Hydra config, and an exception of a ``refuse`` type
     (bad input the user must fix) ends the command with its message and exit status 1
-    (``SystemExit``), never a traceback.
+    (``SystemExit``), never a traceback; so does an option without default (``???``) that
+    was not given, naming it.
     """
 
     def wrap(run: Callable[[DictConfig], Result]) -> Command:
         def refusing(cfg: DictConfig) -> Result:
             try:
                 return run(cfg)
+            except MissingMandatoryValue as error:  # an option without default (???) not given
+                raise SystemExit(f"{config_name}: give {error.full_key}=... (--help lists the "
+                                 "options)") from error
             except refuse as error:
                 raise SystemExit(f"{config_name}: {error}") from error
 

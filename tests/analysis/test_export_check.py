@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers.tiny_models import load_script, save_tiny_checkpoint
+from hydra.errors import ConfigCompositionException
 
 from posekit.analysis.export_check import export_drift
 from posekit.analysis.loading import load_run
@@ -26,8 +27,8 @@ def test_a_faithful_export_has_no_drift(checkpoint, check_export, tmp_path, caps
     """The graph with flip test and decoding, as the run evaluates: the same keypoints."""
     path = tmp_path / "model.pt"
     export(load_model(checkpoint), path, format="torchscript", with_decode=True, flip_test=True)
-    drift = check_export.main(["--model", str(path), "--checkpoint", str(checkpoint),
-                               "--samples", "6", "data.num_workers=0"])
+    drift = check_export.main([f"exported={path}", f"ckpt_path={checkpoint}", "samples=6",
+                               "data.num_workers=0"])
     assert drift < 1e-3
     printed = capsys.readouterr().out
     assert "6 people" in printed and "left_ankle" in printed and "within the tolerance" in printed
@@ -56,13 +57,16 @@ def test_drift_is_reported_per_keypoint_and_fails_the_check(checkpoint, check_ex
     np.testing.assert_allclose(drift.table["max px"].to_numpy(), drift.distances.max(0))
     np.testing.assert_allclose(drift.table["mean px"].to_numpy(), drift.distances.mean(0))
     with pytest.raises(SystemExit) as stop:
-        check_export.main(["--model", str(path), "--checkpoint", str(checkpoint),
-                           "--samples", "5", "data.num_workers=0"])
+        check_export.main([f"exported={path}", f"ckpt_path={checkpoint}", "samples=5",
+                           "data.num_workers=0"])
     assert stop.value.code == 1 and "ABOVE the tolerance" in capsys.readouterr().out
 
 
 def test_bad_override_is_named(checkpoint, check_export, tmp_path):
-    expected = r"check_export.py: expected data.<key>=<value>, got 'x=1'"
-    with pytest.raises(SystemExit, match=expected):
-        check_export.main(["--model", str(tmp_path / "m.onnx"), "--checkpoint", str(checkpoint),
-                           "x=1"])
+    given = [f"exported={tmp_path / 'm.onnx'}", f"ckpt_path={checkpoint}"]
+    with pytest.raises(ConfigCompositionException, match=r"Did you mean data.num_workers=0\?"):
+        check_export.main([*given, "data.num_wokers=0"])
+    # a key of no run's data config: refused (exit 1) naming it and the keys there are
+    with pytest.raises(SystemExit, match=r"check_export: \"?data.nonsense is not in the run's "
+                                         r"data config \(\[.*'val_ann'"):
+        check_export.main([*given, "+data.nonsense=1"])

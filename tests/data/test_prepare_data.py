@@ -123,8 +123,8 @@ def test_prepare_data_script_converts_and_checks_mpii(official_mat, tmp_path):
     names = tmp_path / "val.txt"
     names.write_text("000002.jpg\n")
     done = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "prepare_data.py"), "mpii", "--root", str(root),
-         "--mpii-mat", str(official_mat), "--val-images", str(names)],
+        [sys.executable, str(REPO / "scripts" / "prepare_data.py"), "data=mpii",
+         f"data.root={root}", f"mpii_mat={official_mat}", f"mpii_val_images={names}"],
         capture_output=True, text=True, timeout=300,
     )
     # the annotations are there now; the images of the json are not
@@ -144,17 +144,17 @@ def test_validation_only_set_needs_no_training_images(fixtures_dir, tmp_path):
     root = tmp_path / "ochuman"
     shutil.copytree(fixtures_dir / "coco", root / "images")
     shutil.copy(fixtures_dir / "coco" / "test_coco.json", root / "val.json")
-    done = run_prepare("ochuman", "--root", str(root), "data.val_ann=val.json",
-                       "train_images=train_imgs")
+    done = run_prepare("data=ochuman", f"data.root={root}", "data.val_ann=val.json",
+                       "data.train_images=train_imgs")
     assert "MISSING" not in done.stdout and "train_imgs" not in done.stdout, done.stdout
     assert "images/  (data.val_images)" in done.stdout
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_a_misspelt_key_is_named_with_a_suggestion(tmp_path):
-    done = run_prepare("ochuman", "--root", str(tmp_path), "data.val_annn=x.json")
+    done = run_prepare("data=ochuman", f"data.root={tmp_path}", "data.val_annn=x.json")
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert "prepare_data.py: Could not override 'data.val_annn'" in done.stderr
+    assert "Could not override 'data.val_annn'" in done.stderr
     assert "Did you mean data.val_ann=x.json?" in done.stderr
-    done = run_prepare("ochuman", "--root", str(tmp_path), "data.val_ann=")  # null: no split
+    done = run_prepare("data=ochuman", f"data.root={tmp_path}", "data.val_ann=null")  # no split
     assert "Traceback" not in done.stderr and "(data.val_ann)" not in done.stdout

@@ -94,18 +94,8 @@ def test_dark_codec_exports_plain_decoding(models, tmp_path, caplog):
 def test_export_script_simcc_with_decode_and_flip_matches_the_module(models, tmp_path, capsys):
     checkpoint = save_tiny_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
     path = tmp_path / "model.onnx"
-    load_script("export").main(
-        [
-            "--checkpoint",
-            str(tmp_path / "run"),
-            "--format",
-            "onnx",
-            "--with-decode",
-            "--flip-test",
-            "--out",
-            str(path),
-        ]
-    )
+    load_script("export").main([f"ckpt_path={tmp_path / 'run'}", "format=onnx",
+                                "with_decode=true", "flip_test=true", f"out={path}"])
     output = capsys.readouterr().out
     assert "max abs difference to PyTorch" in output and str(checkpoint) in output
     assert [o.name for o in onnx.load(str(path)).graph.output] == ["keypoints", "scores"]

@@ -1,4 +1,4 @@
-"""OpenCV's HOG people detector (no download) as ``--detector hog``."""
+"""OpenCV's HOG people detector (no download) as ``detector=hog`` (scripts/infer.py)."""
 
 from __future__ import annotations
 

@@ -49,13 +49,13 @@ def checkpoint(tmp_path_factory) -> Path:
 
 def infer(checkpoint: Path, tiny_set: Path, out: Path, *extra: str) -> Path:
     return load_script("infer").main([
-        "--checkpoint", str(checkpoint), "--input", str(tiny_set / "images"),
-        "--detections", str(tiny_set / "detections.json"), "--out", str(out), "--no-flip", *extra,
+        f"ckpt_path={checkpoint}", f"input={tiny_set / 'images'}",
+        f"detections={tiny_set / 'detections.json'}", f"out={out}", "flip_test=false", *extra,
     ])
 
 
 def test_infer_results_are_scored_by_evaluate_results(checkpoint, tiny_set, tmp_path):
-    out = infer(checkpoint, tiny_set, tmp_path / "out", "--annotations", str(tiny_set / "val.json"))
+    out = infer(checkpoint, tiny_set, tmp_path / "out", f"annotations={tiny_set / 'val.json'}")
     results = json.loads((out / "results.json").read_text())
     detections = json.loads((tiny_set / "detections.json").read_text())
     assert sorted(r["image_id"] for r in results) == sorted(d["image_id"] for d in detections)
@@ -76,9 +76,10 @@ def test_infer_results_are_scored_by_evaluate_results(checkpoint, tiny_set, tmp_
 
 
 def test_detections_naming_no_input_image_are_refused(checkpoint, tiny_set, tmp_path):
-    # without --annotations an image's id is its position: COCO ids match nothing
-    with pytest.raises(ValueError, match=r"names image_id \[5700, 5701, 5730\]; the images "
-                                         r"are positions \[0, 1, 2\].*--annotations"):
+    # without annotations= an image's id is its position: COCO ids match nothing; refused
+    # with the message, exit status 1
+    with pytest.raises(SystemExit, match=r"infer: .*names image_id \[5700, 5701, 5730\]; the "
+                                         r"images are positions \[0, 1, 2\].*annotations="):
         infer(checkpoint, tiny_set, tmp_path / "out")
 
 
@@ -88,9 +89,9 @@ def test_detections_naming_some_images_are_warned_about(checkpoint, tiny_set, tm
     partial.write_text(json.dumps([*detections, {**detections[0], "image_id": 99}]))
     with pytest.warns(UserWarning, match=r"1 of 4 images it names are not in the input \(\[99\]"):
         load_script("infer").main([
-            "--checkpoint", str(checkpoint), "--input", str(tiny_set / "images"),
-            "--annotations", str(tiny_set / "val.json"), "--detections", str(partial),
-            "--out", str(tmp_path / "out"), "--no-flip",
+            f"ckpt_path={checkpoint}", f"input={tiny_set / 'images'}",
+            f"annotations={tiny_set / 'val.json'}", f"detections={partial}",
+            f"out={tmp_path / 'out'}", "flip_test=false",
         ])
 
 

@@ -252,17 +252,8 @@ def _results(out: Path) -> list[dict]:
 def test_cli_on_one_image_with_maps(checkpoints, infer, tmp_path):
     image = SAMPLE / "images" / "000570_1.jpg"
     for head in ("simcc", "heatmap"):
-        out = infer.main(
-            [
-                "--checkpoint",
-                str(checkpoints[head]),
-                "--input",
-                str(image),
-                "--out",
-                str(tmp_path / head),
-                "--maps",
-            ]
-        )
+        out = infer.main([f"ckpt_path={checkpoints[head]}", f"input={image}",
+                          f"out={tmp_path / head}", "maps=true"])
         (result,) = _results(out)
         assert result["file_name"] == "000570_1.jpg" and result["image_id"] == 0
         assert result["category_id"] == 1 and len(result["keypoints"]) == 17 * 3
@@ -289,19 +280,8 @@ def test_cli_on_a_folder_with_detections(checkpoints, infer, tmp_path, capsys):
             ]
         )
     )
-    out = infer.main(
-        [
-            "--checkpoint",
-            str(checkpoints["simcc"]),
-            "--input",
-            str(folder),
-            "--detections",
-            str(detections),
-            "--out",
-            str(tmp_path / "out"),
-            "--no-flip",
-        ]
-    )
+    out = infer.main([f"ckpt_path={checkpoints['simcc']}", f"input={folder}",
+                      f"detections={detections}", f"out={tmp_path / 'out'}", "flip_test=false"])
     results = _results(out)
     assert [r["file_name"] for r in results] == [names[0], names[0], names[2]]
     assert results[1]["bbox"] == [20, 15, 30, 90]
@@ -322,18 +302,8 @@ def test_cli_falls_back_to_the_whole_image_without_detector_weights(
     monkeypatch.setattr(detection, "fasterrcnn_resnet50_fpn_v2", unavailable)
     monkeypatch.delattr(cv2, "HOGDescriptor", raising=False)  # OpenCV 5: no HOG either
     image = SAMPLE / "images" / "000570_0.jpg"
-    out = infer.main(
-        [
-            "--checkpoint",
-            str(checkpoints["simcc"]),
-            "--input",
-            str(image),
-            "--detector",
-            "torchvision",
-            "--out",
-            str(tmp_path),
-        ]
-    )
+    out = infer.main([f"ckpt_path={checkpoints['simcc']}", f"input={image}",
+                      "detector=torchvision", f"out={tmp_path}"])
     err = capsys.readouterr().err
     assert "no detector weights are available" in err and "no HOG people detector" in err
     assert "WARNING: NO PERSON DETECTOR" in err
@@ -348,16 +318,8 @@ def test_cli_on_a_video(checkpoints, infer, tmp_path):
     for name in ("000570_0.jpg", "000573_0.jpg", "000576_0.jpg", "000579_0.jpg"):
         writer.write(cv2.resize(cv2.imread(str(SAMPLE / "images" / name)), (96, 128)))
     writer.release()
-    out = infer.main(
-        [
-            "--checkpoint",
-            str(checkpoints["heatmap"]),
-            "--input",
-            str(video),
-            "--out",
-            str(tmp_path / "out"),
-        ]
-    )
+    out = infer.main([f"ckpt_path={checkpoints['heatmap']}", f"input={video}",
+                      f"out={tmp_path / 'out'}"])
     results = _results(out)
     assert [r["image_id"] for r in results] == [0, 1, 2, 3]
     assert {r["file_name"] for r in results} == {"walk.mp4"}
@@ -384,6 +346,5 @@ def test_coco_results_layout(checkpoints):
 
 def test_cli_without_detector_warns_loudly(checkpoints, infer, tmp_path, capsys):
     image = SAMPLE / "images" / "000570_0.jpg"
-    infer.main(["--checkpoint", str(checkpoints["simcc"]), "--input", str(image),
-                "--out", str(tmp_path)])
+    infer.main([f"ckpt_path={checkpoints['simcc']}", f"input={image}", f"out={tmp_path}"])
     assert "WARNING: NO PERSON DETECTOR" in capsys.readouterr().err

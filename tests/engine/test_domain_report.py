@@ -45,9 +45,9 @@ def test_one_checkpoint_over_two_layouts_per_set_and_per_keypoint(tmp_path, caps
     plain = small_set(tmp_path / "plain", "images")
     prefixed = small_set(tmp_path / "humanart", "images/cartoon")
     out = load_script("domain_report").main([
-        "--checkpoint", str(checkpoint), "--out", str(tmp_path / "report"),
-        "--set", f"plain={plain},{tmp_path / 'plain'}",
-        "--set", f"humanart={prefixed},{tmp_path / 'humanart'}",
+        f"ckpt_path={checkpoint}", f"out={tmp_path / 'report'}",
+        f"+sets.plain=[{plain},{tmp_path / 'plain'}]",
+        f"+sets.humanart=[{prefixed},{tmp_path / 'humanart'}]",
         "data.num_workers=0",
     ])
     printed = capsys.readouterr().out
@@ -64,6 +64,13 @@ def test_one_checkpoint_over_two_layouts_per_set_and_per_keypoint(tmp_path, caps
     keypoints = pd.read_csv(out / "domain_keypoints.csv", index_col="keypoint")
     assert list(keypoints.index)[:3] == ["nose", "left_eye", "right_eye"] and len(keypoints) == 17
     np.testing.assert_allclose(keypoints["humanart"], keypoints["plain"], equal_nan=True)
+
+
+@pytest.mark.parametrize("given", [["+sets.art=[only.json]"], ["sets=[a.json,images]"]])
+def test_a_set_without_its_image_folder_is_refused(tmp_path, given):
+    with pytest.raises(SystemExit, match=r"domain_report: (set art=\['only.json'\]: expected "
+                                         r"\+sets.art=\[|sets=\['a.json', 'images'\]: expected)"):
+        load_script("domain_report").main([f"ckpt_path={tmp_path}", *given])
 
 
 def test_per_keypoint_terms_average_to_pycocotools_oks(tmp_path):

@@ -84,14 +84,25 @@ def eval_py(path: Path, out: Path) -> Any:
     return evaluate_many.evaluate_all(compose_config("eval", [f"ckpt_path={path}"], out))
 
 
+def refusal_of(command: Callable[[list[str]], Any], argv: list[str]) -> Any:
+    """Run a script's ``main(argv)``; a refusal (exit status 1 with the message) raises the
+    error it was made from, so that the test sees which error refused the file."""
+    try:
+        return command(argv)
+    except SystemExit as stop:
+        if isinstance(stop.__cause__, Exception):
+            raise stop.__cause__ from None
+        raise
+
+
 def infer_py(path: Path, out: Path) -> Any:
     image = out / "image.jpg"
     out.mkdir(parents=True, exist_ok=True)
     import cv2
 
     cv2.imwrite(str(image), np.zeros((64, 48, 3), np.uint8))
-    return load_script("infer").main(["--checkpoint", str(path), "--input", str(image),
-                                      "--out", str(out / "infer")])
+    return refusal_of(load_script("infer").main,
+                      [f"ckpt_path={path}", f"input={image}", f"out={out / 'infer'}"])
 
 
 ENTRY_POINTS: dict[str, Callable[[Path, Path], Any]] = {
@@ -99,8 +110,8 @@ ENTRY_POINTS: dict[str, Callable[[Path, Path], Any]] = {
     "load_run": lambda path, out: load_run(path),
     "Predictor": lambda path, out: Predictor.from_checkpoint(path),
     "infer.py": infer_py,
-    "export.py": lambda path, out: load_script("export").main(
-        ["--checkpoint", str(path), "--out", str(out / "model.onnx")]),
+    "export.py": lambda path, out: refusal_of(
+        load_script("export").main, [f"ckpt_path={path}", f"out={out / 'model.onnx'}"]),
     "eval.py": eval_py,
     "eval.py run folder": lambda path, out: eval_py(path.parent.parent, out),
     "teacher": lambda path, out: TeacherFeatures(str(path), stride=8, channels=128),
@@ -125,7 +136,7 @@ def test_the_refusal_names_the_file_the_key_the_target_and_the_opt_in(clean, tmp
     message = str(refused.value)
     assert f"checkpoint {path} was refused" in message
     assert "model.backbone.module='logging.FileHandler'" in message
-    assert "'trusted_modules=[logging]'" in message and "--trust logging" in message
+    assert "'trusted_modules=[logging]'" in message and "scripts/infer.py" in message
     assert not (tmp_path / "marker").exists()
 
 

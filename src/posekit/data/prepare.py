@@ -202,7 +202,7 @@ def convert_mpii(
     if no_head:
         raise ValueError(
             f"{mat_path}: {len(no_head)} validation people have no head box (x1, y1, x2, y2), "
-            f"e.g. in {no_head[0]}; PCKh needs one per person: choose other --val-images"
+            f"e.g. in {no_head[0]}; PCKh needs one per person: choose other mpii_val_images="
         )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

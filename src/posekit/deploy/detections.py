@@ -4,7 +4,7 @@ A detections file is JSON in one of two forms:
 
 * COCO results, a list ``[{"image_id": 397133, "bbox": [x, y, w, h], "score": 0.98,
   "category_id": 1}, ...]``: ``image_id`` is the image's id in the annotation file given to
-  ``scripts/infer.py --annotations`` (matched to the input images by file name), else the
+  ``scripts/infer.py annotations=`` (matched to the input images by file name), else the
   0-based position of the image in the input (its index in the name-sorted folder, the frame
   number of a video, 0 for one image). Entries whose ``category_id`` is not 1 (person) are
   skipped; ``score`` defaults to 1.
@@ -109,7 +109,7 @@ class DetectionsFile:
             raise ValueError(
                 f"detections file {self.path}: none of its entries names an input image. It "
                 f"names {seen}; the images are {expected}. COCO detections name images by their "
-                "annotation file's ids: pass --annotations <the set's json>"
+                "annotation file's ids: pass annotations=<the set's json>"
             )
         if unmatched:
             warnings.warn(
@@ -157,7 +157,7 @@ def load_torchvision_detector(score_threshold: float = 0.5, device: str = "cpu")
         raise DetectorUnavailable(
             f"no detector weights are available ({type(err).__name__}: {err}); put "
             f"{FasterRCNN_ResNet50_FPN_V2_Weights.DEFAULT.url.rsplit('/', 1)[-1]} into the torch "
-            "hub cache ($TORCH_HOME/hub/checkpoints) or pass --detections"
+            "hub cache ($TORCH_HOME/hub/checkpoints) or pass detections=<boxes.json>"
         ) from err
     return PersonDetector(model, score_threshold=score_threshold, device=device)
 
@@ -172,8 +172,8 @@ class HogPersonDetector:
         if not hasattr(cv2, "HOGDescriptor"):
             raise DetectorUnavailable(
                 f"OpenCV {cv2.__version__} has no HOG people detector (OpenCV 5 moved it out of "
-                "the main package); install opencv-python-headless<5, or use --detector "
-                "torchvision or --detections"
+                "the main package); install opencv-python-headless<5, or use detector="
+                "torchvision or detections=<boxes.json>"
             )
         self.hog = cv2.HOGDescriptor()
         self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())

@@ -3,7 +3,7 @@
 Annotation files name their images by paths relative to some folder (COCO: ``000000397133.jpg``;
 HumanArt: ``images/2D_virtual_human/cartoon/000000000001.jpg``) while inference reads a folder
 given on the command line. :class:`NameIndex` matches the two by the longest common tail of
-path components, so ``--input HumanArt/images`` finds ``2D_virtual_human/cartoon/...`` under
+path components, so ``input=HumanArt/images`` finds ``2D_virtual_human/cartoon/...`` under
 the file's ``images/...`` names; a tail shared by several names matches none of them.
 """
 

@@ -38,16 +38,15 @@ class EvalSet:
     images: Path
 
     @classmethod
-    def parse(cls, text: str) -> EvalSet:
-        """``name=<annotations.json>,<image folder>``."""
-        name, _, paths = text.partition("=")
-        annotations, _, images = paths.partition(",")
-        if not name or not annotations or not images:
+    def parse(cls, name: str, paths: Sequence[str]) -> EvalSet:
+        """A set named ``name`` from ``[<annotations.json>, <image folder>]``."""
+        if not isinstance(paths, (list, tuple)) or len(paths) != 2 or not all(paths):
             raise ValueError(
-                f"set '{text}': expected name=<annotations.json>,<folder the file names start "
-                "from>, e.g. humanart=/data/HumanArt/annotations/val.json,/data/HumanArt"
+                f"set {name}={paths}: expected +sets.{name}=[<annotations.json>,<the folder its "
+                "file names start from>], e.g. +sets.humanart=[/data/HumanArt/annotations/"
+                "val.json,/data/HumanArt]"
             )
-        return cls(name, Path(annotations).resolve(), Path(images).resolve())
+        return cls(name, Path(str(paths[0])).resolve(), Path(str(paths[1])).resolve())
 
 
 @dataclass

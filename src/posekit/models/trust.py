@@ -9,8 +9,8 @@ checked first (:func:`check_file_config`):
 * every ``_target_`` and ``model.backbone.module`` must be a class of posekit's models, codecs,
   metrics, data or keypoint specs, a ``torch.nn`` / ``torch.optim`` / albumentations class, one
   of posekit's builder functions (:data:`POSEKIT_FUNCTIONS`), or something defined in a module
-  the user trusts by name (``trusted_modules=[mypkg.backbones]`` for train.py and eval.py,
-  ``--trust mypkg.backbones`` for the scripts, ``trusted_modules=`` in Python);
+  the user trusts by name (``trusted_modules=[mypkg.backbones]`` for train.py, eval.py,
+  scripts/infer.py and scripts/export.py, ``trusted_modules=`` in Python);
 * no string may hold ``${``: posekit saves resolved configs, so an interpolation in a file was
   put there by hand, and resolving it could call a resolver.
 
@@ -52,8 +52,8 @@ POSEKIT_FUNCTIONS = frozenset({
     "posekit.models.schedules.warmup_multistep",
 })
 OPT_IN = (
-    "if you trust this file, name the module that defines it: train.py or eval.py "
-    "'trusted_modules=[{module}]', scripts/infer.py or export.py --trust {module}, or "
+    "if you trust this file, name the module that defines it: train.py, eval.py, "
+    "scripts/infer.py or scripts/export.py 'trusted_modules=[{module}]', or "
     "trusted_modules=['{module}'] in Python"
 )
 
