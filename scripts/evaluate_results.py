@@ -6,7 +6,7 @@
         results=predictions.json
     python scripts/evaluate_results.py data=mpii mat=annotations/mpii_gt_val.mat \
         results=predictions.json          # or HRNet's pred.mat
-    python scripts/evaluate_results.py data=custom keypoints=my_keypoints.yaml \
+    python scripts/evaluate_results.py data=custom keypoint_spec=my_keypoints.yaml \
         annotations=val.json results=predictions.json
 
 ``data`` names a config of conf/data (coco, crowdpose, aic, ochuman, halpe26, halpe136, mpii,
@@ -29,7 +29,7 @@ def main(cfg: DictConfig) -> dict[str, float]:
     if data is None:
         raise ValueError("give data=<set> (a config of conf/data), e.g. data=coco")
     metrics = score_results(
-        data, cfg.results, cfg.annotations, cfg.mat, cfg.keypoints,
+        data, cfg.results, cfg.annotations, cfg.mat, cfg.keypoint_spec,
         overrides=[o for o in task_overrides() if o.startswith("data.")],
     )
     print(f"{data}: {cfg.results}")

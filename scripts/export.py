@@ -2,7 +2,7 @@
 
     python scripts/export.py ckpt_path=<run folder | file.ckpt> format=onnx|torchscript \
         [with_decode=true] [flip_test=true] [input_dtype=uint8|float32] out=model.onnx \
-        [trusted_modules=[mypkg.backbones]]
+        [trusted_modules=[mypkg.backbones]] [crop_in_graph=true]
 
 Input ``image`` (N, 3, H, W): RGB person crops, pixel values 0-255 (uint8 unless
 ``input_dtype=float32``), at the model's input size, cut as ``posekit.deploy.predictor`` cuts them;
@@ -10,7 +10,10 @@ normalisation is inside; the batch is dynamic. Outputs: the head's outputs (``si
 ``simcc_y`` or ``heatmaps``) or, with ``with_decode=true``, ``keypoints`` (N, K, 2) in crop pixels
 and ``scores`` (N, K) (DARK refinement is not in the graph). After writing, the exported model
 runs (onnxruntime / torch.jit) on a random batch beside PyTorch; the max abs difference is
-printed and the script fails when it exceeds 1e-4. Options: conf/export.yaml.
+printed and the script fails when it exceeds 1e-4. With ``crop_in_graph=true`` (ONNX) the
+graph takes one whole ``image`` (H, W, 3) and ``boxes`` (N, 4) xywh and gives ``keypoints``
+(N, K, 2) in image pixels and ``scores`` (N, K): the crop is cut inside it as eval.py cuts
+it. Options: conf/export.yaml.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from omegaconf import DictConfig
 
 from posekit.cli import command
 from posekit.deploy.export import PARITY_TOLERANCE, ParityError, export
-from posekit.deploy.predictor import resolve_checkpoint
+from posekit.deploy.predictor import DEFAULT_BBOX_PADDING, resolve_checkpoint
 from posekit.models.checkpoint import load_model
 
 
@@ -36,6 +39,8 @@ def main(cfg: DictConfig) -> float:
         with_decode=cfg.with_decode,
         flip_test=cfg.flip_test,
         input_dtype=cfg.input_dtype,
+        crop_in_graph=cfg.crop_in_graph,
+        bbox_padding=model.run_config.get("data", {}).get("bbox_padding", DEFAULT_BBOX_PADDING),
     )
     print(
         f"wrote {cfg.out} from {checkpoint}; max abs difference to PyTorch on a random batch: "

@@ -20,7 +20,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "viz": {"data", "models", "engine", "deploy", "analysis"},
     "runs": {"engine", "deploy", "analysis"},
 }
-TOP_LEVEL_MODULES = {"__init__.py", "config.py"}
+TOP_LEVEL_MODULES = {"__init__.py", "config.py", "cli.py"}
 
 
 def posekit_imports(path: Path) -> list[tuple[int, str]]:

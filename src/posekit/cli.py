@@ -58,6 +58,9 @@ def command(
         @functools.wraps(run)
         def main(argv: Sequence[str] | None = None) -> Result:
             set_repo_root()
+            if argv is None and {"--help", "-h"} & set(sys.argv[1:]):
+                print(command_help(run, config_name))
+                return None
             if argv is not None:
                 cfg = compose(config_name, list(argv), return_hydra_config=True)
                 HydraConfig.instance().set_config(cfg)
@@ -79,6 +82,16 @@ def command(
         return main
 
     return wrap
+
+
+def command_help(run: Callable[..., object], config_name: str) -> str:
+    """``--help``: the command's docstring (its script's) and its options as written, comments
+    included, in ``conf/<config_name>.yaml`` (Hydra's own help stays at ``--hydra-help``)."""
+    doc = (sys.modules[run.__module__].__doc__ or "").strip()
+    options = (CONF_DIR / f"{config_name}.yaml").read_text()
+    return (f"{doc}\n\nOptions, given as key=value (conf/{config_name}.yaml; a group such as "
+            f"data=<set> picks a file of conf/<group>/; --cfg job prints the composed "
+            f"config):\n\n{options}")
 
 
 def task_overrides(exclude: Sequence[str] = ()) -> list[str]:

@@ -4,7 +4,7 @@ The reference is the validation path of ``eval.py`` (:func:`posekit.analysis.pre
 the data loader's crops, the PyTorch model, flip test as the run has it). The exported model
 gets what a deployment gives it: each person's box clipped to the image, the crop cut by the
 Predictor (:meth:`posekit.deploy.predictor.Predictor.crop`, the crop the README documents), its
-outputs decoded (in the graph with ``--with-decode``, else by the run's codec) and mapped back
+outputs decoded (in the graph with ``with_decode=true``, else by the run's codec) and mapped back
 with :func:`posekit.core.geometry.crop_to_image`; a model that crops in its graph
 (``crop_in_graph``) gets the whole image and the boxes as they are. Any difference of OpenCV (crop interpolation),
 runtime (onnxruntime, torch.jit) or decoding shows as drift, per keypoint in image pixels.
@@ -61,7 +61,7 @@ def exported_keypoints(
     outputs = run_exported(path, format, images)
     codec = predictor.codec
     decoded = len(outputs) == 2 and outputs[0].ndim == 3 and outputs[1].ndim == 2
-    if decoded:  # --with-decode: keypoints (M, K, 2) crop pixels, scores (M, K)
+    if decoded:  # with_decode=true: keypoints (M, K, 2) crop pixels, scores (M, K)
         crop_points = torch.from_numpy(outputs[0])
     else:  # the head's raw outputs, in the order of the codec's output keys
         named = dict(zip(codec.output_keys, (torch.from_numpy(o) for o in outputs)))
