@@ -1,5 +1,6 @@
 """The crop inside the exported graph (``crop_in_graph``): whole image and boxes in, image-pixel
-keypoints out, cut as evaluation cuts, with no OpenCV in the deployment."""
+keypoints out, each crop the very crop eval.py cuts with OpenCV 4, with no OpenCV in the
+deployment. The oracle is OpenCV itself (``cv2.warpAffine``) and posekit's numpy geometry."""
 
 from __future__ import annotations
 
@@ -10,17 +11,16 @@ import pytest
 import torch
 from helpers.tiny_models import save_tiny_checkpoint
 
-from posekit.analysis.export_check import export_drift
+from posekit.analysis.export_check import export_drift, save_keypoints
 from posekit.analysis.loading import load_run
 from posekit.core.boxes import clip_bbox, clip_boxes_batch
 from posekit.core.geometry import (
     bbox_to_center_scale,
     boxes_to_center_scale,
+    crop_affine_matrices,
     crop_affine_matrix,
-    crop_sample_points,
-    invert_affine,
 )
-from posekit.core.warp import sample_bilinear
+from posekit.core.warp import opencv_warp_affine
 from posekit.deploy.export import CroppingPoseNet, export, run_exported
 from posekit.deploy.predictor import Predictor
 from posekit.models.checkpoint import load_model
@@ -54,51 +54,48 @@ def _image(height: int, width: int, seed: int = 0) -> np.ndarray:
     return cv2.GaussianBlur(noise, (0, 0), 2).clip(0, 255).astype(np.uint8)
 
 
-def test_boxes_are_clipped_as_the_loader_clips_them():
+def test_boxes_are_clipped_as_the_loader_clips_them_to_the_bit():
     clipped, kept = clip_boxes_batch(torch.from_numpy(BOXES), 120, 90)
     for box, ours, keep in zip(BOXES, clipped.numpy(), kept.tolist()):
         expected, _ = clip_bbox(box, 120, 90)
         assert keep == (expected is not None)
         if expected is not None:
-            np.testing.assert_allclose(ours, expected, atol=1e-5)
+            np.testing.assert_array_equal(ours, expected)
     outside = torch.tensor([[200.0, 5.0, 10.0, 10.0], [5.0, 5.0, 0.0, 10.0]])
     assert clip_boxes_batch(outside, 120, 90)[1].tolist() == [False, False]
 
 
-def test_centres_and_scales_are_those_of_bbox_to_center_scale():
-    center, scale = boxes_to_center_scale(torch.from_numpy(BOXES), 0.75, 1.25)
-    for box, c, s in zip(BOXES, center.numpy(), scale.numpy()):
-        expected_c, expected_s = bbox_to_center_scale(box, 0.75, 1.25)
-        np.testing.assert_allclose(c, expected_c, rtol=1e-6)
-        np.testing.assert_allclose(s, expected_s, rtol=1e-6)
-
-
 @pytest.mark.parametrize("udp", [False, True])
-def test_sample_points_invert_the_crop_matrix(udp):
-    center, scale = np.array([40.5, 33.0], np.float32), np.array([61.0, 81.3], np.float32)
-    points = crop_sample_points(
-        torch.from_numpy(center)[None], torch.from_numpy(scale)[None], (48, 64), udp=udp
-    )[0].numpy()  # (64, 48, 2)
-    inverse = invert_affine(crop_affine_matrix(center, scale, 0.0, (48, 64), udp=udp))
-    ys, xs = np.mgrid[0:64, 0:48]
-    expected = np.stack([xs, ys], -1) @ inverse[:, :2].T.astype(np.float64) + inverse[:, 2]
-    np.testing.assert_allclose(points, expected, atol=1e-3)
+def test_centres_scales_and_matrices_are_the_numpy_ones_to_the_bit(udp):
+    boxes = np.random.default_rng(1).random((200, 4)).astype(np.float32) * [640, 480, 300, 400]
+    center, scale = boxes_to_center_scale(torch.from_numpy(boxes), 0.75, 1.25)
+    matrices = crop_affine_matrices(center, scale, (48, 64), udp=udp).numpy()
+    for box, c, s, matrix in zip(boxes, center.numpy(), scale.numpy(), matrices):
+        expected_c, expected_s = bbox_to_center_scale(box, 0.75, 1.25)
+        np.testing.assert_array_equal(c, expected_c)
+        np.testing.assert_array_equal(s, expected_s)
+        np.testing.assert_array_equal(matrix, crop_affine_matrix(c, s, 0.0, (48, 64), udp=udp))
 
 
-def test_graph_crops_match_opencv_to_its_fixed_point_rounding():
-    """cv2.warpAffine quantises positions to 1/32 pixel and weights to 1/1024; bilinear sampling
-    at the exact points differs from it by rounding only."""
-    image = _image(90, 120)
-    center, scale = boxes_to_center_scale(torch.from_numpy(BOXES[:4]), 0.75, 1.25)
-    points = crop_sample_points(center, scale, (48, 64))
-    source = torch.from_numpy(image).permute(2, 0, 1)[None]
-    ours = sample_bilinear(source, points.reshape(1, -1, 48, 2)).round()
-    ours = ours.reshape(3, 4, 64, 48).permute(1, 2, 3, 0).numpy()  # (4, 64, 48, 3)
-    for crop, c, s in zip(ours, center.numpy(), scale.numpy()):
-        matrix = crop_affine_matrix(c, s, 0.0, (48, 64))
-        opencv = cv2.warpAffine(image, matrix, (48, 64), flags=cv2.INTER_LINEAR)
-        difference = np.abs(crop - opencv.astype(np.float32))
-        assert difference.mean() < 0.25 and difference.max() <= 4
+def test_the_warp_is_opencvs_to_the_level():
+    """Zooms in and out, rotations, crops reaching past every border, images of odd sizes: every
+    level of every crop equals cv2.warpAffine's (INTER_LINEAR, border 0)."""
+    rng = np.random.default_rng(0)
+    for trial in range(40):
+        height, width = (int(v) for v in rng.integers(9, 400, 2))
+        image = (rng.random((height, width, 3)) * 255).astype(np.uint8)
+        matrices = []
+        for _ in range(3):
+            zoom, angle = rng.uniform(0.1, 4.0), rng.uniform(-3.2, 3.2) * (trial % 2)
+            center = rng.uniform(-30, max(height, width) + 30, 2)
+            linear = np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]])
+            offset = np.array([24.0, 32.0]) - zoom * linear @ center
+            matrices.append(np.concatenate([zoom * linear, offset[:, None]], 1).astype(np.float32))
+        ours = opencv_warp_affine(torch.from_numpy(image), torch.from_numpy(np.stack(matrices)),
+                                  (48, 64)).permute(0, 2, 3, 1).numpy()
+        for crop, matrix in zip(ours, matrices):
+            expected = cv2.warpAffine(image, matrix, (48, 64), flags=cv2.INTER_LINEAR)
+            np.testing.assert_array_equal(crop, expected.astype(np.float32))
 
 
 def test_onnx_takes_any_image_size_and_number_of_boxes(exported):
@@ -114,13 +111,13 @@ def test_onnx_takes_any_image_size_and_number_of_boxes(exported):
         assert keypoints.shape == (people, 17, 2) and scores.shape == (people, 17)
 
 
-def test_keypoints_equal_the_predictors_where_both_sample_whole_pixels(model, exported):
-    """Boxes whose crops show whole image pixels (zoom 1, integer centres): OpenCV's crop and the
-    graph's are the same pixels, so the graph equals the Predictor (numpy geometry, cv2 crop,
-    flip test) to float rounding, in image pixels."""
+def test_keypoints_equal_the_predictors(model, exported):
+    """The graph against the Predictor (numpy geometry, cv2 crops, flip test, PyTorch): the same
+    crops, so the same keypoints in image pixels, up to onnxruntime's float rounding; boxes
+    inside, past the borders and of both aspects."""
     image = _image(200, 160, seed=3)
-    # 1.25 x (38.4, 51.2) = the 48 x 64 input, centres (50, 66) and (100, 120)
-    boxes = np.array([[30.8, 40.4, 38.4, 51.2], [80.8, 94.4, 38.4, 51.2]], np.float32)
+    boxes = np.array([[30.8, 40.4, 38.4, 51.2], [17.3, 9.9, 101.7, 48.2], [-12.5, 150.25, 90.0, 80.0],
+                      [120.6, -5.5, 77.0, 130.3]], np.float32)
     expected = Predictor(model, bbox_padding=1.25).predict(image, boxes)
     keypoints, scores = run_exported(exported, "onnx", torch.from_numpy(image),
                                      torch.from_numpy(boxes))
@@ -135,12 +132,29 @@ def test_a_box_with_nothing_in_the_image_scores_zero(exported):
     assert (scores[0] > 0).all() and (scores[1] == 0).all()
 
 
-def test_the_check_reads_a_cropping_model_with_whole_images(checkpoint, exported):
-    drift = export_drift(load_run(checkpoint, num_workers=0), exported, "onnx", first=4)
-    assert drift.keypoints.shape == (4, 17, 2) and np.isfinite(drift.distances).all()
+def test_the_check_finds_no_drift_in_a_cropping_model(checkpoint, exported):
+    """check_export gives it whole images and the records' boxes: eval.py's keypoints."""
+    drift = export_drift(load_run(checkpoint, num_workers=0), exported, "onnx", first=6)
+    assert drift.keypoints.shape == (6, 17, 2) and drift.max_px < 1e-3
 
 
 def test_torchscript_cannot_crop_in_the_graph(model, tmp_path):
     with pytest.raises(ValueError, match="crop_in_graph exports ONNX only"):
         export(model, tmp_path / "m.pt", "torchscript", crop_in_graph=True)
     assert isinstance(CroppingPoseNet(model), torch.nn.Module)
+
+
+def test_keypoints_saved_in_one_environment_are_the_reference_in_another(checkpoint, exported,
+                                                                          tmp_path):
+    """save= writes eval.py's keypoints; reference= compares with them instead of this
+    environment's: moved by (3, 4) px in the file, every keypoint drifts by 5 px."""
+    run = load_run(checkpoint, num_workers=0)
+    here = export_drift(run, exported, "onnx", first=3)
+    path = save_keypoints(here, tmp_path / "eval_keypoints.npz")
+    with np.load(path) as saved:
+        moved = {key: saved[key] for key in saved.files}
+    moved["eval_keypoints"] = moved["eval_keypoints"] + np.float32([3.0, 4.0])
+    np.savez(tmp_path / "moved.npz", **moved)
+    there = export_drift(run, exported, "onnx", reference=tmp_path / "moved.npz")
+    np.testing.assert_array_equal(there.sample_idx, [0, 1, 2])
+    np.testing.assert_allclose(there.distances, 5.0, atol=1e-3)

@@ -33,12 +33,15 @@ class ExportDrift:
     """Keypoint distances (px) between the exported model and evaluation.
 
     distances: (N, K) per validation person and keypoint; keypoints: (N, K, 2) of the exported
-    model in image pixels; table: mean and max px per keypoint (rows by keypoint name).
+    model in image pixels; table: mean and max px per keypoint (rows by keypoint name);
+    sample_idx: (N,) the people's validation indices; eval_keypoints: (N, K, 2) eval.py's.
     """
 
     distances: np.ndarray
     keypoints: np.ndarray
     table: pd.DataFrame
+    sample_idx: np.ndarray
+    eval_keypoints: np.ndarray
 
     @property
     def max_px(self) -> float:
@@ -73,28 +76,49 @@ def exported_keypoints(
 
 
 def export_drift(
-    run: Run, path: str | Path, format: str = "onnx", first: int | None = None
+    run: Run,
+    path: str | Path,
+    format: str = "onnx",
+    first: int | None = None,
+    reference: str | Path | None = None,
 ) -> ExportDrift:
     """Drift of the exported model at ``path`` from evaluation on ``run``'s validation set
-    (``first``: its first people only)."""
+    (``first``: its first people only). ``reference``: an ``.npz`` of :func:`save_keypoints`
+    from another environment, whose eval.py keypoints (and people) are compared with instead of
+    this environment's (the training machine's OpenCV against the deployment's)."""
     run.datamodule.setup("validate")
-    count = len(run.datamodule.val_set)
-    samples = None if first is None else range(min(first, count))
-    reference = predict_dataset(run.model, run.datamodule, samples=samples)
+    if reference is None:
+        count = len(run.datamodule.val_set)
+        samples = None if first is None else range(min(first, count))
+        prediction = predict_dataset(run.model, run.datamodule, samples=samples)
+        sample_idx, expected = prediction.sample_idx, prediction.keypoints
+    else:
+        with np.load(reference, allow_pickle=False) as saved:
+            sample_idx, expected = saved["sample_idx"], saved["eval_keypoints"]
     padding = float(run.config.data.get("bbox_padding", 1.25))
     predictor = Predictor(run.model, bbox_padding=padding)
     records = run.datamodule.val_set.records
-    ours = np.zeros_like(reference.keypoints)
+    ours = np.zeros_like(expected)
     by_image: dict[str, list[int]] = {}
-    for row, sample in enumerate(reference.sample_idx.tolist()):
+    for row, sample in enumerate(sample_idx.tolist()):
         by_image.setdefault(records[sample].image_path, []).append(row)
     for image_path, rows in by_image.items():
         image = read_rgb_image(image_path, "export check")
-        boxes = np.stack([records[reference.sample_idx[row]].bbox for row in rows])
+        boxes = np.stack([records[sample_idx[row]].bbox for row in rows])
         ours[rows] = exported_keypoints(predictor, path, format, image, boxes)
-    distances = np.linalg.norm(ours.astype(np.float64) - reference.keypoints, axis=-1)  # (N, K)
+    distances = np.linalg.norm(ours.astype(np.float64) - expected, axis=-1)  # (N, K)
     table = pd.DataFrame(
         {"mean px": distances.mean(0), "max px": distances.max(0)},
         index=pd.Index(run.model.spec.names, name="keypoint"),
     )
-    return ExportDrift(distances, ours, table)
+    return ExportDrift(distances, ours, table, np.asarray(sample_idx), expected)
+
+
+def save_keypoints(drift: ExportDrift, path: str | Path) -> Path:
+    """Write the people's sample indices (N,), eval.py's keypoints and the exported model's
+    (N, K, 2) to ``path`` (.npz), for ``reference=`` in another environment."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, sample_idx=drift.sample_idx, eval_keypoints=drift.eval_keypoints,
+             exported_keypoints=drift.keypoints)
+    return path

@@ -57,11 +57,12 @@ def clip_bbox(
 def clip_boxes_batch(
     boxes: torch.Tensor, width: int, height: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`clip_bbox` for a batch in torch (inside an exported graph): boxes (N, 4) xywh
-    -> (clipped boxes (N, 4), kept (N,) bool). A box that :func:`clip_bbox` refuses (no size,
-    nothing inside the image) is not kept; its clipped box is meaningless."""
-    x, y, w, h = boxes.unbind(-1)  # each (N,)
+    """:func:`clip_bbox` for a batch in torch, to the bit (float64, then float32 as it
+    returns): boxes (N, 4) xywh -> (clipped boxes (N, 4), kept (N,) bool). A box that
+    :func:`clip_bbox` refuses (no size, nothing inside the image) is not kept; its clipped box
+    is meaningless."""
+    x, y, w, h = boxes.double().unbind(-1)  # each (N,)
     x1, y1 = x.clamp(min=0.0), y.clamp(min=0.0)
     x2, y2 = (x + w).clamp(max=width - 1.0), (y + h).clamp(max=height - 1.0)
     kept = (w > 0) & (h > 0) & (x2 > x1) & (y2 > y1)
-    return torch.stack([x1, y1, x2 - x1, y2 - y1], dim=-1), kept
+    return torch.stack([x1, y1, x2 - x1, y2 - y1], dim=-1).float(), kept

@@ -27,32 +27,37 @@ def bbox_to_center_scale(
 def boxes_to_center_scale(
     boxes: torch.Tensor, aspect_ratio: float, padding: float = 1.25
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`bbox_to_center_scale` for a batch in torch: boxes (N, 4) xywh -> centres (N, 2)
-    and scales (N, 2), the crop cut inside an exported graph (``crop_in_graph``)."""
-    x, y, w, h = boxes.unbind(-1)  # each (N,)
+    """:func:`bbox_to_center_scale` for a batch in torch, to the bit: boxes (N, 4) xywh ->
+    centres (N, 2) and scales (N, 2) float32, computed in float64 as the numpy function does
+    (the crop inside an exported graph, ``crop_in_graph``)."""
+    x, y, w, h = boxes.double().unbind(-1)  # each (N,)
     center = torch.stack([x + w * 0.5, y + h * 0.5], dim=-1)
     wider = w > aspect_ratio * h
-    size = torch.stack(
-        [torch.where(wider, w, h * aspect_ratio), torch.where(wider, w / aspect_ratio, h)], dim=-1
-    )
-    return center, size * padding
+    width = torch.where(wider, w, h * aspect_ratio)
+    height = torch.where(wider, w / aspect_ratio, h)
+    return center.float(), torch.stack([width * padding, height * padding], dim=-1).float()
 
 
-def crop_sample_points(
-    center: torch.Tensor, scale: torch.Tensor, input_size: tuple[int, int], udp: bool = False
+def crop_affine_matrices(
+    center: torch.Tensor, scale: torch.Tensor, output_size: tuple[int, int], udp: bool = False
 ) -> torch.Tensor:
-    """(N, H, W, 2) image pixels that the crop pixels of ``input_size`` (W, H) show: the
-    inverse of the unrotated :func:`crop_affine_matrix` (``udp``: :func:`udp_affine_matrix`)
-    at every crop pixel, what ``cv2.warpAffine`` samples for that matrix."""
-    out_w, out_h = input_size
-    ys, xs = torch.meshgrid(
-        torch.arange(out_h, dtype=center.dtype, device=center.device),
-        torch.arange(out_w, dtype=center.dtype, device=center.device),
-        indexing="ij",
-    )
-    pixels = torch.stack([xs, ys], dim=-1).reshape(1, -1, 2).expand(center.shape[0], -1, -1)
-    points = crop_to_image(pixels, center, scale, input_size, udp=udp)  # (N, H*W, 2)
-    return points.reshape(-1, out_h, out_w, 2)
+    """:func:`crop_affine_matrix` (``udp``: :func:`udp_affine_matrix`) without rotation for a
+    batch in torch, to the bit: centres and scales (N, 2) float32 -> (N, 2, 3) float32."""
+    out_w, out_h = output_size
+    cx, cy = center.double().unbind(-1)
+    sw, sh = scale.double().unbind(-1)
+    if udp:
+        zoom_x, zoom_y = (out_w - 1) / sw, (out_h - 1) / sh
+        half_w, half_h = (out_w - 1) * 0.5, (out_h - 1) * 0.5
+    else:
+        zoom_x = zoom_y = out_w / sw
+        half_w, half_h = out_w * 0.5, out_h * 0.5
+    zero = torch.zeros_like(zoom_x)
+    rows = [
+        torch.stack([zoom_x, zero, half_w - zoom_x * cx], dim=-1),
+        torch.stack([zero, zoom_y, half_h - zoom_y * cy], dim=-1),
+    ]
+    return torch.stack(rows, dim=1).float()
 
 
 def crop_affine_matrix(

@@ -16,8 +16,8 @@ With ``crop_in_graph`` (ONNX) the graph takes what a deployment has, one whole `
 (H, W, 3) RGB 0-255 of any size and the people's ``boxes`` (N, 4) xywh in its pixels, and gives
 ``keypoints`` (N, K, 2) in image pixels and ``scores`` (N, K): it clips the boxes to the image,
 pads them to the input's aspect ratio by the run's ``data.bbox_padding`` and cuts each crop
-with a bilinear ``GridSample`` (:class:`CroppingPoseNet`), so no crop is cut outside it and no
-OpenCV build (whose warp changes between releases) takes part.
+as eval.py's ``cv2.warpAffine`` does, to the level (:class:`CroppingPoseNet`): no crop is cut
+outside it, and the deployment's OpenCV, whose warp changed in OpenCV 5, takes no part.
 
 ONNX goes through PyTorch's ``torch.export``-based exporter (torch >= 2.5 with ``onnxscript``);
 TorchScript through ``torch.jit.trace``, which PyTorch deprecates: prefer ONNX.
@@ -37,8 +37,8 @@ from torch import Tensor, nn
 
 from posekit.codecs import Codec, MSRAHeatmapCodec, UDPHeatmapCodec
 from posekit.core.boxes import clip_boxes_batch
-from posekit.core.geometry import boxes_to_center_scale, crop_sample_points
-from posekit.core.warp import sample_bilinear
+from posekit.core.geometry import boxes_to_center_scale, crop_affine_matrices
+from posekit.core.warp import opencv_warp_affine
 from posekit.models.pose_module import TopDownPoseModule
 from posekit.models.predict import identity_crops, predict_crops
 
@@ -116,9 +116,9 @@ class CroppingPoseNet(ExportablePoseNet):
     pixels, ``scores`` (N, K). The boxes are clipped as the data loader clips them
     (:func:`~posekit.core.boxes.clip_boxes_batch`), turned into crops as evaluation's
     (:func:`~posekit.core.geometry.boxes_to_center_scale` with the run's ``bbox_padding``, UDP's
-    matrix for UDP models) and cut with bilinear sampling at the points ``cv2.warpAffine``
-    samples, rounded to whole levels as a uint8 crop is. A box with nothing inside the image
-    (the loader and the Predictor refuse it) gets scores 0.
+    matrix for UDP models) and cut as ``cv2.warpAffine`` (OpenCV 4, which posekit installs)
+    cuts them for eval.py, to the level (:func:`~posekit.core.warp.opencv_warp_affine`). A box
+    with nothing inside the image (the loader and the Predictor refuse it) gets scores 0.
     """
 
     input_names = ("image", "boxes")
@@ -136,13 +136,8 @@ class CroppingPoseNet(ExportablePoseNet):
         height, width = image.shape[0], image.shape[1]
         clipped, kept = clip_boxes_batch(boxes.float(), width, height)  # (N, 4), (N,)
         center, scale = boxes_to_center_scale(clipped, self.aspect_ratio, self.bbox_padding)
-        out_w, out_h = self.input_size
-        points = crop_sample_points(center, scale, self.input_size, udp=self.udp)  # (N, h, w, 2)
-        people = points.shape[0]
-        # all crops sampled from the one image at once: (1, 3, N*h, w) -> (N, 3, h, w)
-        source = image.permute(2, 0, 1).unsqueeze(0)
-        crops = sample_bilinear(source, points.reshape(1, people * out_h, out_w, 2))
-        crops = crops.reshape(3, people, out_h, out_w).permute(1, 0, 2, 3).round()
+        matrices = crop_affine_matrices(center, scale, self.input_size, udp=self.udp)
+        crops = opencv_warp_affine(image, matrices, self.input_size)  # (N, 3, h, w)
         prediction = predict_crops(_Network(self), crops, center, scale, self.flip_test)
         return prediction.keypoints, prediction.scores * kept[:, None].to(prediction.scores)
 
