@@ -49,6 +49,7 @@ from benchmarks.memory import memory_rows  # noqa: E402
 from benchmarks.scale import scale_rows  # noqa: E402
 from benchmarks.trainer_overhead import overhead_rows  # noqa: E402
 from benchmarks.training_step import training_rows  # noqa: E402
+
 from posekit.cli import command, task_overrides  # noqa: E402
 
 # the sample's loader at the configured size and at 256x192

@@ -9,8 +9,9 @@ The posekit model is built from the experiment's training config (plus any train
 ``key=value`` overrides, e.g. ``data.input_size=[288,384]`` for a 384x288 checkpoint); the
 source (``source=``, told from the file's keys when left out) names the explicit rules of
 ``posekit.deploy.import_weights`` that map the tensors onto it, and the mapping report is
-printed. ``backbone_keys=`` replaces the source's backbone key map by a named one (``mmpose_cspnext``,
-``resnet``, ``hrnet``, ``identity``) or a yaml file of ``{regex: timm name}``. Source tensors
+printed. ``backbone_keys=`` replaces the source's backbone key map by a named one
+(``mmpose_cspnext``, ``resnet``, ``hrnet``, ``identity``) or a yaml file of
+``{regex: timm name}``. Source tensors
 posekit does not use, or posekit tensors left at their initialisation, stop the import (naming
 them and their count) unless ``allow_unmapped=true`` / ``allow_unset=true``. The output
 carries ``posekit_config``, so ``eval.py``, ``scripts/infer.py`` and ``scripts/export.py`` read
@@ -28,12 +29,11 @@ from omegaconf.errors import MissingMandatoryValue
 from posekit.cli import choice, command, task_overrides
 from posekit.config import compose
 from posekit.deploy.import_weights import (
-    ConversionError,
     convert_state_dict,
     detect_source,
     load_source_state_dict,
 )
-from posekit.models.checkpoint import CheckpointError, build_model, save_checkpoint
+from posekit.models.checkpoint import build_model, save_checkpoint
 
 # this command's options; the other overrides given are train.py's
 OWN_KEYS = ("checkpoint", "out", "source", "backbone_keys", "allow_unmapped", "allow_unset")
@@ -47,7 +47,8 @@ def import_config(overrides: Sequence[str], output_dir: str | Path) -> DictConfi
         raise ValueError(
             "model.backbone.checkpoint is set, but the import maps the backbone's tensors itself "
             "(the report would call the ones that file loads unset): drop it, and give the "
-            "backbone's key map with backbone_keys=<name or yaml file> if the source's own does not fit"
+            "backbone's key map with backbone_keys=<name or yaml file> if the source's own "
+            "does not fit"
         )
     return cfg
 
@@ -93,17 +94,15 @@ def import_checkpoint(
     return path
 
 
-@command(
-    "import_checkpoint",
-    refuse=(ConversionError, CheckpointError, ValueError, FileNotFoundError, MissingMandatoryValue),
-)
+# bad input (ConversionError and CheckpointError are ValueErrors): its message, no traceback
+@command("import_checkpoint", refuse=(ValueError, FileNotFoundError, MissingMandatoryValue))
 def main(cfg: DictConfig) -> Path:
     if choice("experiment") is None:
         raise ValueError("give experiment=<name> (a config of conf/experiment), the recipe the "
                          "checkpoint was trained with, e.g. experiment=hrnet_heatmap_coco")
-    out = Path(cfg.out)
+    checkpoint, out = cfg.checkpoint, Path(cfg.out)
     train_cfg = import_config(task_overrides(exclude=OWN_KEYS), out.resolve().parent)
-    return import_checkpoint(train_cfg, cfg.checkpoint, out, cfg.source, cfg.backbone_keys,
+    return import_checkpoint(train_cfg, checkpoint, out, cfg.source, cfg.backbone_keys,
                              cfg.allow_unmapped, cfg.allow_unset)
 
 

@@ -31,7 +31,9 @@ def main(cfg: DictConfig) -> int:
     console = Console(width=200)
     console.print(render(rows, f"{' '.join(overrides) or 'default'} -- reference: {source}"))
     differing = [row.key for row in rows if row.differs]
-    console.print(f"{len(differing)} difference(s) from the reference: {', '.join(differing) or 'none'}")
+    console.print(
+        f"{len(differing)} difference(s) from the reference: {', '.join(differing) or 'none'}"
+    )
     unknown = [row.key for row in rows if row.unknown]
     if unknown:
         console.print(f"not computed (set recipe.train_size): {', '.join(unknown)}")

@@ -35,8 +35,6 @@ from posekit.engine.reproduction import (
     write_card,
 )
 from posekit.engine.tasks import evaluate
-from posekit.models.checkpoint import CheckpointError
-from posekit.models.state_mapping import ConversionError
 
 REPO = Path(__file__).resolve().parents[1]
 # this command's options; the other overrides given are train.py's
@@ -52,10 +50,9 @@ def _import_script():
     return module
 
 
-@command(
-    "reproduce",
-    refuse=(ConversionError, CheckpointError, ValueError, FileNotFoundError, MissingMandatoryValue),
-)
+# bad input (ConversionError and CheckpointError are ValueErrors, DataLayoutError a
+# FileNotFoundError): its message, no traceback
+@command("reproduce", refuse=(ValueError, FileNotFoundError, MissingMandatoryValue))
 def main(cfg: DictConfig) -> dict:
     """Import, evaluate, write the card; returns the card."""
     experiment = choice("experiment")

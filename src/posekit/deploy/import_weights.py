@@ -178,7 +178,9 @@ def source_rules(
     prefix, default = _BACKBONES[source]
     if source == "mmpose" and any(key.startswith("backbone.stem.") for key in source_keys):
         default = "mmpose_cspnext"
-    backbone = resolve_key_map(backbone_keys, "backbone_keys") if backbone_keys else KEY_MAPS[default]
+    backbone = (
+        resolve_key_map(backbone_keys, "backbone_keys") if backbone_keys else KEY_MAPS[default]
+    )
     # the head rules first: a catch-all backbone map must not take `final_layer` of a bare file
     return HEAD_RULES[source] + prefixed(backbone, prefix, "backbone.")
 
