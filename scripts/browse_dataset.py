@@ -7,22 +7,20 @@ weight and the skeleton (left side orange, right side blue: after a flip the col
 the person's left and right) over the codec's targets (heatmap maximum, or the outer product of
 the SimCC x and y labels). Crops smaller than ``tile_height`` are drawn enlarged by a whole
 factor; each tile is captioned with its image id, person (annotation) id and sample index.
+Options: conf/browse_dataset.yaml.
 """
 
 import math
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig
 
-from posekit.config import set_repo_root  # registers the config resolvers
-
-set_repo_root(Path(__file__).resolve().parents[1])
+from posekit.cli import command
 
 GRID = 16
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="browse")
+@command("browse_dataset", refuse=(ValueError, FileNotFoundError))
 def main(cfg: DictConfig) -> None:
     import torch
     from hydra.utils import instantiate

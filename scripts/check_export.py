@@ -1,4 +1,4 @@
-"""Check an exported model in this environment against eval.py's keypoints on a data set.
+r"""Check an exported model in this environment against eval.py's keypoints on a data set.
 
     python scripts/check_export.py exported=pose.onnx ckpt_path=<run folder | file.ckpt> \
         [data.root=/data/coco] [data.val_ann=...] [samples=200] [tolerance=0.5]

@@ -1,4 +1,4 @@
-"""One checkpoint over several COCO-format sets: per set and per keypoint, with the protocol.
+r"""One checkpoint over several COCO-format sets: per set and per keypoint, with the protocol.
 
     python scripts/domain_report.py ckpt_path=<run | file.ckpt> \
         +sets.ochuman=[/data/ochuman/ochuman_val.json,/data/ochuman/images] \

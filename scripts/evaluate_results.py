@@ -1,4 +1,4 @@
-"""Score a results file with a data set's official protocol, whatever method produced it.
+r"""Score a results file with a data set's official protocol, whatever method produced it.
 
     python scripts/evaluate_results.py data=coco annotations=person_keypoints_val2017.json \
         results=predictions.json

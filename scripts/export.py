@@ -1,4 +1,4 @@
-"""Export a trained model to ONNX or TorchScript and check it against PyTorch.
+r"""Export a trained model to ONNX or TorchScript and check it against PyTorch.
 
     python scripts/export.py ckpt_path=<run folder | file.ckpt> format=onnx|torchscript \
         [with_decode=true] [flip_test=true] [input_dtype=uint8|float32] out=model.onnx \

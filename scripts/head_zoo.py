@@ -1,47 +1,42 @@
 """Train every head family on the bundled sample with one budget and tabulate them.
 
-    python scripts/head_zoo.py [--families heatmap simcc ...] [--out outputs/head_zoo]
-                               [--overrides key=value ...] [--threads 1] [--seconds 3]
-                               [--measure-only]
+    python scripts/head_zoo.py [families=[heatmap,simcc]] [out=outputs/head_zoo] [threads=1]
+                               [seconds=3] [measure_only=true] [train.py overrides ...]
 
-The families and the shared budget are listed in ``conf/head_zoo.yaml`` (one line per family:
-its name and the train.py overrides that select it). Each family is trained with train.py's
-task in this process (run folder ``<out>/<family>``); its best checkpoint is then reloaded to
-count the parameters the predict path runs (auxiliary heads excluded) and to time CPU inference
-(forward + decode, no flip test, batch 16, ``--threads`` torch threads). Writes
+The families and the shared budget are the ``zoo`` and ``budget`` of ``conf/head_zoo.yaml`` (one
+line per family: its name and the train.py overrides that select it); train.py overrides given
+on the command line are added to every family's, after the budget. Each family is trained with
+train.py's task in this process (run folder ``<out>/<family>``); its best checkpoint is then
+reloaded to count the parameters the predict path runs (auxiliary heads excluded) and to time
+CPU inference (forward + decode, no flip test, batch 16, ``threads`` torch threads). Writes
 ``<out>/head_zoo.csv`` and ``<out>/head_zoo.md`` with val PCK@0.05, AP, parameters and
 images/s; the markdown ends with the budget and timing conditions, also in
 ``<out>/head_zoo_budget.json``. Speeds are comparable within one run of the script (one
-machine, one load);
-``--measure-only`` re-times the checkpoints of an earlier zoo in one go.
+machine, one load); ``measure_only=true`` re-times the checkpoints of an earlier zoo in one go.
+Options: conf/head_zoo.yaml.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
 
 import pandas as pd
 import torch
-from omegaconf import OmegaConf
+from omegaconf import DictConfig
+from omegaconf.errors import MissingMandatoryValue
 
-from posekit.config import CONF_DIR, REPO_ROOT, compose
+from posekit.cli import command, task_overrides
+from posekit.config import compose
 from posekit.engine.tasks import train
 from posekit.models.checkpoint import load_model
 from posekit.models.predict import identity_crops, predict_crops
 from posekit.runs.folders import best_checkpoint
 
-ZOO_CONFIG = CONF_DIR / "head_zoo.yaml"
 BATCH = 16
-
-
-def zoo_config(path: Path = ZOO_CONFIG) -> tuple[dict[str, list[str]], list[str]]:
-    """(family -> overrides, budget overrides) of the zoo config."""
-    cfg = OmegaConf.to_container(OmegaConf.load(path))
-    families = {name: [str(o) for o in overrides] for name, overrides in cfg["families"].items()}
-    return families, [str(o) for o in cfg["budget"]]
+# this command's options; the other overrides given are train.py's
+OWN_KEYS = ("families", "out", "threads", "seconds", "measure_only", "zoo", "budget")
 
 
 def inference_rate(
@@ -124,36 +119,27 @@ def to_markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> pd.DataFrame:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--families", nargs="*", help="names from conf/head_zoo.yaml (all)")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "outputs" / "head_zoo")
-    parser.add_argument("--overrides", nargs="*", default=[], help="added to every family")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads while timing")
-    parser.add_argument("--seconds", type=float, default=3.0, help="timing per family")
-    parser.add_argument("--config", type=Path, default=ZOO_CONFIG)
-    parser.add_argument("--measure-only", action="store_true",
-                        help="re-time the checkpoints of an earlier zoo in --out, no training")
-    args = parser.parse_args(argv)
-
-    families, budget = zoo_config(args.config)
-    unknown = sorted(set(args.families or []) - set(families))
+@command("head_zoo", refuse=(ValueError, FileNotFoundError, MissingMandatoryValue))
+def main(cfg: DictConfig) -> pd.DataFrame:
+    families = {name: [str(o) for o in overrides] for name, overrides in cfg.zoo.items()}
+    chosen = [cfg.families] if isinstance(cfg.families, str) else list(cfg.families or families)
+    unknown = sorted(set(chosen) - set(families))
     if unknown:
-        parser.error(f"unknown families {unknown}; {args.config} lists {sorted(families)}")
-    shared = budget + args.overrides
+        raise ValueError(f"unknown families {unknown}; the zoo (conf/head_zoo.yaml) lists "
+                         f"{sorted(families)}")
+    shared = [str(o) for o in cfg.budget] + task_overrides(exclude=OWN_KEYS)
+    out = Path(cfg.out)
     rows = [
-        run_family(
-            name, families[name], shared, args.out, args.threads, args.seconds, args.measure_only
-        )
-        for name in args.families or families
+        run_family(name, families[name], shared, out, cfg.threads, cfg.seconds, cfg.measure_only)
+        for name in chosen
     ]
     frame = pd.DataFrame(rows)
-    args.out.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(args.out / "head_zoo.csv", index=False)
-    conditions = budget_record(shared, args.threads, args.seconds)
-    (args.out / "head_zoo_budget.json").write_text(json.dumps(conditions, indent=2) + "\n")
+    out.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out / "head_zoo.csv", index=False)
+    conditions = budget_record(shared, cfg.threads, cfg.seconds)
+    (out / "head_zoo_budget.json").write_text(json.dumps(conditions, indent=2) + "\n")
     table = to_markdown(frame) + "\n" + budget_markdown(conditions)
-    (args.out / "head_zoo.md").write_text(table)
+    (out / "head_zoo.md").write_text(table)
     print(table)
     return frame
 

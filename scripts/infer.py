@@ -1,4 +1,4 @@
-"""Run a trained model on an image, a folder of images or a video.
+r"""Run a trained model on an image, a folder of images or a video.
 
     python scripts/infer.py ckpt_path=<run folder | file.ckpt> input=<image | folder | video> \
         [detections=boxes.json | detector=hog|torchvision] [annotations=val.json] [out=DIR] \

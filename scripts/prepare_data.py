@@ -1,4 +1,4 @@
-"""Check a downloaded data set folder against the layout posekit reads; convert what needs it.
+r"""Check a downloaded data set folder against the layout posekit reads; convert what needs it.
 
     python scripts/prepare_data.py data=crowdpose data.root=/data/crowdpose
     python scripts/prepare_data.py data=mpii data.root=/data/mpii \

@@ -1,6 +1,6 @@
 """Measure a SimCC checkpoint of the sample under posekit's rules and under the references'.
 
-    python scripts/protocol_rules.py --ckpt logs/train/runs/<run>/checkpoints/<best>.ckpt
+    python scripts/protocol_rules.py ckpt_path=logs/train/runs/<run>   # or its .ckpt
 
 Prints one markdown row per rule set: AP, PCK, people kept by OKS-NMS and distinct person
 scores (README "Protocols to the letter" shows the result):
@@ -9,23 +9,28 @@ scores (README "Protocols to the letter" shows the result):
   and flip shifts (exact, none = mmpose, one_bin = official SimCC);
 * with detected boxes: the sample has none, so this writes a detections file made from its
   ground-truth boxes (each box jittered, plus a duplicate moved by a tenth of its width, with
-  random scores; seed 0) and reports AP under each rescoring and OKS-NMS area.
+  random scores; seed 0; written into ``work``) and reports AP under each rescoring and
+  OKS-NMS area.
+
+Options: conf/protocol_rules.yaml.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 import torch
 from hydra.utils import instantiate
-from omegaconf import OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import MissingMandatoryValue
 
 from posekit.analysis.predict import Predictions, predict_dataset
+from posekit.cli import command
 from posekit.codecs import SimCCCodec
 from posekit.config import compose
+from posekit.deploy.predictor import resolve_checkpoint
 from posekit.metrics import CocoKeypointAP, PCKMetric
 from posekit.models.checkpoint import load_model
 
@@ -90,12 +95,13 @@ def scores(predictions: Predictions, data, **metric_options) -> dict[str, float]
     return values
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--ckpt", required=True, type=Path)
-    parser.add_argument("--work", type=Path, default=Path("protocol_rules"))
-    args = parser.parse_args()
-    model = load_model(args.ckpt)
+@command("protocol_rules", refuse=(ValueError, FileNotFoundError, MissingMandatoryValue))
+def main(cfg: DictConfig) -> None:
+    ckpt = resolve_checkpoint(cfg.ckpt_path)
+    model = load_model(ckpt)
+    if not isinstance(model.codec, SimCCCodec):
+        raise ValueError(f"{ckpt} decodes with {type(model.codec).__name__}: the rules compared "
+                         "here are SimCC's (score rule, flip shift); give a SimCC checkpoint")
     ckpt_cfg = OmegaConf.create(model.run_config)
     gt = datamodule(ckpt_cfg, None)
     print("| boxes | rule | PCK@0.05 | AP | people kept | distinct person scores |")
@@ -113,9 +119,9 @@ def main() -> None:
         values = scores(predict(model, gt, **options), gt, **metric_options)
         print(f"| ground truth | {label} | {values['PCK@0.05']:.4f} | {values['AP']:.4f} | "
               f"{values['kept']} | {values['distinct']} |")
-    args.work.mkdir(parents=True, exist_ok=True)
-    det = datamodule(ckpt_cfg, fake_detections(gt.resolve(gt.val_ann),
-                                               args.work.resolve() / "detections.json"))
+    work = Path(cfg.work).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    det = datamodule(ckpt_cfg, fake_detections(gt.resolve(gt.val_ann), work / "detections.json"))
     for rule in ("relative", "mean"):
         predictions = predict(model, det, score_rule=rule)
         for metric_options in ({}, {"nms_area": "padded"}, {"rescoring": "bbox_rle"}):

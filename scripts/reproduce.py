@@ -13,20 +13,32 @@
    (the experiment's ``published`` node), obtained, difference, and the protocol stamp
    (boxes, rules, thresholds, input normalisation, posekit commit).
 
-Other ``key=value`` arguments are config overrides for both the import and the evaluation
-(``data.root=...``, ``data.use_det_boxes=false`` for ground-truth boxes, ...).
+Other ``key=value`` arguments are train.py overrides for both the import and the evaluation
+(``data.root=...``, ``data.use_det_boxes=false`` for ground-truth boxes, ...). Options:
+conf/reproduce.yaml.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 
-from omegaconf import open_dict
+from omegaconf import DictConfig, open_dict
+from omegaconf.errors import MissingMandatoryValue
+
+from posekit.cli import choice, command, task_overrides
+from posekit.engine.reproduction import (
+    card_markdown,
+    make_card,
+    posekit_commit,
+    protocol_stamp,
+    write_card,
+)
+from posekit.engine.tasks import evaluate
 
 REPO = Path(__file__).resolve().parents[1]
-OWN_KEYS = ("experiment", "checkpoint", "source", "out", "flip_test")
+# this command's options; the other overrides given are train.py's
+OWN_KEYS = ("checkpoint", "source", "out", "flip_test")
 
 
 def _import_script():
@@ -38,55 +50,29 @@ def _import_script():
     return module
 
 
-def parse(argv: list[str]) -> tuple[dict[str, str], list[str]]:
-    """(this script's own ``key=value`` arguments, the config overrides)."""
-    own, overrides = {}, []
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if not sep:
-            raise SystemExit(f"reproduce.py: arguments are key=value, got {arg!r}\n{__doc__}")
-        if key in OWN_KEYS:
-            own[key] = value
-        else:
-            overrides.append(arg)
-    missing = [key for key in ("experiment", "checkpoint") if key not in own]
-    if missing:
-        needed = " and ".join(f"{key}=..." for key in missing)
-        raise SystemExit(f"reproduce.py: give {needed}\n{__doc__}")
-    return own, overrides
-
-
-def main(argv: list[str] | None = None) -> dict:
+# bad input (ConversionError and CheckpointError are ValueErrors, DataLayoutError a
+# FileNotFoundError): its message, no traceback
+@command("reproduce", refuse=(ValueError, FileNotFoundError, MissingMandatoryValue))
+def main(cfg: DictConfig) -> dict:
     """Import, evaluate, write the card; returns the card."""
-    from posekit.config import compose, set_repo_root
-    from posekit.engine.reproduction import (
-        card_markdown,
-        make_card,
-        posekit_commit,
-        protocol_stamp,
-        write_card,
-    )
-    from posekit.engine.tasks import evaluate
-
-    set_repo_root(REPO)
-    own, overrides = parse(sys.argv[1:] if argv is None else argv)
-    experiment = own["experiment"]
-    out_dir = Path(own.get("out", f"reproductions/{experiment}")).resolve()
-    imported = out_dir / "imported.ckpt"
-    source = ["--source", own["source"]] if "source" in own else []
-    _import_script().main([*source, "--checkpoint", own["checkpoint"], "--experiment",
-                           experiment, "--out", str(imported), *overrides])
-
+    experiment = choice("experiment")
+    if experiment is None:
+        raise ValueError("give experiment=<name> (a config of conf/experiment), the recipe "
+                         "whose published number to reproduce, e.g. experiment=hrnet_udp_coco")
+    out_dir = Path(cfg.out).resolve()
+    importer = _import_script()
     # the recipe's own config (data, boxes, protocol) around the imported model; no training
     # callbacks or loggers (EMA would swap weights)
-    cfg = compose("train", [f"experiment={experiment}", *overrides], output_dir=out_dir)
-    with open_dict(cfg):
-        cfg.ckpt_path = str(imported)
-        cfg.flip_test = own.get("flip_test", "true").lower() != "false"
-        cfg.callbacks, cfg.logger = None, None
-    metrics = evaluate(cfg)
-    card = make_card(experiment, own["checkpoint"], cfg.get("published"), metrics,
-                     protocol_stamp(cfg, str(metrics.get("val/boxes"))), posekit_commit(REPO))
+    run_cfg = importer.import_config(task_overrides(exclude=OWN_KEYS), out_dir)
+    imported = importer.import_checkpoint(run_cfg, cfg.checkpoint, out_dir / "imported.ckpt",
+                                          cfg.source)
+    with open_dict(run_cfg):
+        run_cfg.ckpt_path = str(imported)
+        run_cfg.flip_test = cfg.flip_test
+        run_cfg.callbacks, run_cfg.logger = None, None
+    metrics = evaluate(run_cfg)
+    card = make_card(experiment, cfg.checkpoint, run_cfg.get("published"), metrics,
+                     protocol_stamp(run_cfg, str(metrics.get("val/boxes"))), posekit_commit(REPO))
     json_path, md_path = write_card(card, out_dir)
     print(card_markdown(card))
     print(f"card written to {json_path} and {md_path}")
@@ -94,11 +80,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    from posekit.data.datamodule import DataLayoutError
-    from posekit.models.checkpoint import CheckpointError
-    from posekit.models.state_mapping import ConversionError
-
-    try:
-        main()
-    except (ConversionError, CheckpointError, DataLayoutError) as err:  # bad input: the reason
-        sys.exit(f"reproduce.py: {err}")
+    main()

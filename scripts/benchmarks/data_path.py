@@ -8,7 +8,6 @@ import statistics
 import subprocess
 import tempfile
 import time
-from argparse import Namespace
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -56,7 +55,7 @@ def decode_rate(paths: list[str], seconds: float, factor: int = 1) -> float:
     return images / elapsed
 
 
-def mmpose_rate(python: str, root: Path, size: tuple[int, int], args: Namespace) -> dict:
+def mmpose_rate(python: str, root: Path, size: tuple[int, int], args: DictConfig) -> dict:
     """mmpose's training data path on ``root`` (mmpose_data_path.py run by ``python``, an
     interpreter with mmpose): {"samples_per_s": ..., "mmpose": version}."""
     script = Path(__file__).with_name("mmpose_data_path.py")
@@ -66,14 +65,14 @@ def mmpose_rate(python: str, root: Path, size: tuple[int, int], args: Namespace)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
         raise SystemExit(
-            f"--mmpose-python {python}: the mmpose measurement failed (exit {done.returncode}); "
+            f"mmpose_python={python}: the mmpose measurement failed (exit {done.returncode}); "
             f"its last output:\n{(done.stderr or done.stdout)[-2000:]}\nREADME's Performance "
             "section says how to make an environment with mmpose."
         )
     return json.loads(lines[-1])
 
 
-def loader_rows(configs: list[DictConfig], args: Namespace) -> list[Row]:
+def loader_rows(configs: list[DictConfig], args: DictConfig) -> list[Row]:
     """The sample's training loader per worker count, at each input size."""
     rows = []
     for cfg in configs:
@@ -85,7 +84,7 @@ def loader_rows(configs: list[DictConfig], args: Namespace) -> list[Row]:
     return rows
 
 
-def coco_rows(args: Namespace) -> list[Row]:
+def coco_rows(args: DictConfig) -> list[Row]:
     """Main process, one thread (as one worker): decoding alone vs the whole training sample,
     with reduced decoding off and on, and grouped by image (data.group_by_image: one decode for
     an image's people; COCO's training set has 2.6 people per image), on the
@@ -104,7 +103,7 @@ def coco_rows(args: Namespace) -> list[Row]:
     return rows
 
 
-def path_rows(folder: Path, scratch: Path, full: float, args: Namespace) -> list[Row]:
+def path_rows(folder: Path, scratch: Path, full: float, args: DictConfig) -> list[Row]:
     """The training data path at 256x192 and 128x96: shuffled with reduced decoding off and on,
     and grouped by image; ``full``: the full-decode rate the notes compare with."""
     rows = []
@@ -146,7 +145,7 @@ def versions() -> str:
 
 
 def mmpose_row(root: Path, size: tuple[int, int], posekit: Callable[[], float], full: float,
-               args: Namespace) -> Row:
+               args: DictConfig) -> Row:
     """mmpose's data path on the same shuffled copies, beside posekit's: ``args.mmpose_rounds``
     interleaved rounds (``posekit()`` measures posekit's rate once, then mmpose's once), so that
     a busy machine slows both alike; the ratio's median and spread over the rounds."""
@@ -166,7 +165,7 @@ def mmpose_row(root: Path, size: tuple[int, int], posekit: Callable[[], float], 
                     f"{versions()}; mmpose: {mmpose_versions or 'versions not reported'}")
 
 
-def data_rows(configs: list[DictConfig], args: Namespace) -> list[Row]:
+def data_rows(configs: list[DictConfig], args: DictConfig) -> list[Row]:
     # one torch thread in the main process, as in a worker: with 2 intra-op threads on a busy
     # machine, default_collate's torch.stack alone can be 10x slower
     with torch_threads(1):

@@ -8,11 +8,11 @@ import json
 import os
 import subprocess
 import sys
-from argparse import Namespace
 from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
+from omegaconf import DictConfig
 
 from benchmarks.common import Row, compose_config, endless, synchronize, train_loader
 from benchmarks.process_memory import current_rss, peak_rss, reset_peak_rss
@@ -77,7 +77,7 @@ def measure_in_fresh_process(overrides: list[str], batch_size: int) -> int:
     return int(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
-def memory_rows(args: Namespace) -> list[Row]:
+def memory_rows(args: DictConfig) -> list[Row]:
     rows = []
     cuda = torch.cuda.is_available()
     for head, head_overrides in HEADS.items():

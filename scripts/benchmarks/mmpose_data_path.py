@@ -1,6 +1,6 @@
 """mmpose's training data path on a COCO-format folder, for the benchmark's side-by-side row.
 
-Run by ``scripts/benchmark.py --mmpose-python PYTHON`` in that interpreter (an environment with
+Run by ``scripts/benchmark.py mmpose_python=PYTHON`` in that interpreter (an environment with
 mmpose; posekit is not imported here), it times mmpose's SimCC recipe's training pipeline
 (``configs/body_2d_keypoint/simcc/coco/simcc_res50_8xb64-210e_coco-256x192.py``: LoadImage,
 GetBBoxCenterScale, RandomFlip, RandomHalfBody, RandomBBoxTransform, TopdownAffine,

@@ -1,6 +1,6 @@
 """mmpose's ``CocoDataset`` on a scale-group annotation file, for the side-by-side rows.
 
-Run by ``scripts/benchmark.py --groups scale --mmpose-python PYTHON`` in that interpreter
+Run by ``scripts/benchmark.py groups=[scale] mmpose_python=PYTHON`` in that interpreter
 (posekit is not imported; the memory readers come from process_memory.py beside this file):
 the data set's build time (``serialize_data=True``, mmengine's default), the peak
 and final resident set, and the private memory (USS) of each loader worker after the first

@@ -14,11 +14,12 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
-from argparse import Namespace
 from pathlib import Path
 
 import numpy as np
+from omegaconf import DictConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/, when run on its own
 
@@ -107,20 +108,20 @@ def _run_setup(python: str, root: Path, ann: str, workers: int, samples: int) ->
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def scale_rows(args: Namespace) -> list:
+def scale_rows(args: DictConfig) -> list:
     from benchmarks.common import Row, coco_fixture
 
     fixture = coco_fixture()
     if fixture is None:
         return []
     rows: list[Row] = []
-    root = Path(args.scale_dir)
+    root = Path(args.scale.dir or Path(tempfile.gettempdir()) / "posekit-scale")
     root.mkdir(parents=True, exist_ok=True)
     for name in ("test_coco.json", *sorted(p.name for p in fixture.glob("*.jpg"))):
         if not (root / name).exists():
             (root / name).symlink_to(fixture / name)
     names = sorted(p.name for p in fixture.glob("*.jpg"))
-    for people in args.scale_people:
+    for people in args.scale.people:
         ann = f"people_{people}.json"
         if not (root / ann).exists():
             write_people_file(root / ann, people, names)
@@ -128,7 +129,7 @@ def scale_rows(args: Namespace) -> list:
             cache.unlink()
         label = f"{people:,} people"
         cold = _run_setup(sys.executable, root, ann, 0, 0)
-        warm = _run_setup(sys.executable, root, ann, args.scale_workers, args.scale_samples)
+        warm = _run_setup(sys.executable, root, ann, args.scale.workers, args.scale.samples)
         rows.append(Row("scale", f"setup('fit') cold, {label}", cold["seconds"], "s",
                         note=f"peak RSS {cold['peak'] / MIB:,.0f} MiB, after "
                              f"{cold['rss'] / MIB:,.0f} MiB (x{cold['peak'] / cold['rss']:.2f}); setup grew it "
@@ -137,24 +138,24 @@ def scale_rows(args: Namespace) -> list:
         rows.append(Row("scale", f"setup('fit') cached, {label}", warm["seconds"], "s",
                         note=f"peak RSS {warm['peak'] / MIB:,.0f} MiB"))
         if "uss_first" in warm:
-            rows.append(uss_row(f"worker USS after {args.scale_samples:,} samples, {label}",
-                                warm, args.scale_workers))
-        if args.mmpose_python and people <= args.scale_mmpose_max:
+            rows.append(uss_row(f"worker USS after {args.scale.samples:,} samples, {label}",
+                                warm, args.scale.workers))
+        if args.mmpose_python and people <= args.scale.mmpose_max:
             rows += mmpose_rows(args, root, ann, label)
-    rows += metric_rows(args.scale_detections, args.scale_images, root, args.scale_rounds)
+    rows += metric_rows(args.scale.detections, args.scale.images, root, args.scale.rounds)
     return rows
 
 
-def mmpose_rows(args: Namespace, root: Path, ann: str, label: str) -> list:
-    """mmpose's CocoDataset on the same file (mmpose_scale.py in ``--mmpose-python``)."""
+def mmpose_rows(args: DictConfig, root: Path, ann: str, label: str) -> list:
+    """mmpose's CocoDataset on the same file (mmpose_scale.py in ``mmpose_python``)."""
     from benchmarks.common import Row
 
     script = Path(__file__).with_name("mmpose_scale.py")
     done = subprocess.run([args.mmpose_python, str(script), str(root), ann, "--workers",
-                           str(args.scale_workers), "--samples", str(args.scale_samples)],
+                           str(args.scale.workers), "--samples", str(args.scale.samples)],
                           capture_output=True, text=True)
     if done.returncode:
-        raise SystemExit(f"--mmpose-python {args.mmpose_python}: the mmpose scale measurement "
+        raise SystemExit(f"mmpose_python={args.mmpose_python}: the mmpose scale measurement "
                          f"failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
     versions = ", ".join(f"{k} {v}" for k, v in result["versions"].items())
@@ -162,8 +163,8 @@ def mmpose_rows(args: Namespace, root: Path, ann: str, label: str) -> list:
         Row("scale", f"mmpose CocoDataset build, {label}", result["seconds"], "s",
             note=f"peak RSS {result['peak'] / MIB:,.0f} MiB, after {result['rss'] / MIB:,.0f} "
                  f"MiB; {result['people']:,} people; {versions}"),
-        uss_row(f"mmpose worker USS after {args.scale_samples:,} samples, {label}", result,
-                args.scale_workers, " (serialize_data=True)"),
+        uss_row(f"mmpose worker USS after {args.scale.samples:,} samples, {label}", result,
+                args.scale.workers, " (serialize_data=True)"),
     ]
 
 

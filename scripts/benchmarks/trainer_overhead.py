@@ -8,7 +8,6 @@ import statistics
 import tempfile
 import time
 import warnings
-from argparse import Namespace
 from contextlib import redirect_stdout
 from io import StringIO
 
@@ -103,7 +102,7 @@ def bare_seconds(cfg: DictConfig, batches: list, steps: int, device: torch.devic
     return clock(device) - start
 
 
-def overhead_rows(args: Namespace) -> list[Row]:
+def overhead_rows(args: DictConfig) -> list[Row]:
     """Median and spread of (trainer - bare) ms per step, each a slope over two step counts."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     overrides = [*args.overrides, f"data.input_size=[{OVERHEAD_INPUT[0]},{OVERHEAD_INPUT[1]}]",

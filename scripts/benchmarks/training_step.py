@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from argparse import Namespace
 
 import torch
 from hydra.utils import instantiate
@@ -60,7 +59,7 @@ def real_batches(cfg: DictConfig, batch_size: int, count: int) -> list[dict[str,
     return [next(batches) for _ in range(count)]
 
 
-def training_rows(args: Namespace) -> list[Row]:
+def training_rows(args: DictConfig) -> list[Row]:
     """CPU: the configured model, fp32 / channels_last / bf16 autocast / both (the default on
     a CPU with bf16 instructions). CUDA (when present):
     HRNet-W32 256x192 SimCC in fp32, channels_last, bf16 and both, and compiled."""

@@ -192,8 +192,8 @@ def posekit(args: argparse.Namespace) -> None:
         if not file.is_file() or (args.only and name not in args.only):
             continue
         ref = torch.load(args.dir / f"{family}.reference.pt", weights_only=True)
-        out = import_checkpoint.main(["--checkpoint", str(file), "--experiment", experiment,
-                                      "--out", str(args.dir / f"{family}.ckpt"),
+        out = import_checkpoint.main([f"checkpoint={file}", f"experiment={experiment}",
+                                      f"out={args.dir / f'{family}.ckpt'}",
                                       *OVERRIDES.get(name, [])])  # fmt: skip
         model = load_model(out).eval()
         crops = ref["crops"]

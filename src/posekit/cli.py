@@ -96,10 +96,17 @@ def command_help(run: Callable[..., object], config_name: str) -> str:
 
 def task_overrides(exclude: Sequence[str] = ()) -> list[str]:
     """The ``key=value`` overrides this command was given, less those whose key (or group) is
-    in ``exclude`` (the command's own options): what to pass on when it composes a run
-    config of its own (``compose("train", task_overrides(["checkpoint", "out"]))``)."""
+    in ``exclude`` (the command's own options), or under one (``scale.people=...`` of
+    ``scale``): what to pass on when it composes a run config of its own
+    (``compose("train", task_overrides(["checkpoint", "out"]))``)."""
     given = list(HydraConfig.get().overrides.task)
-    return [o for o in given if o.split("=", 1)[0].lstrip("+~") not in set(exclude)]
+    own = set(exclude)
+
+    def is_own(key: str) -> bool:
+        parts = key.split(".")
+        return any(".".join(parts[:n]) in own for n in range(1, len(parts) + 1))
+
+    return [o for o in given if not is_own(o.split("=", 1)[0].lstrip("+~"))]
 
 
 def choice(group: str) -> str | None:

@@ -118,14 +118,10 @@ def test_import_script_writes_a_checkpoint_eval_loads(tmp_path, capsys):
     out = tmp_path / "imported.ckpt"
     load_script("import_checkpoint").main(
         [
-            "--source",
-            "hrnet",
-            "--checkpoint",
-            str(source),
-            "--experiment",
-            "hrnet_heatmap_coco",
-            "--out",
-            str(out),
+            "source=hrnet",
+            f"checkpoint={source}",
+            "experiment=hrnet_heatmap_coco",
+            f"out={out}",
             *SMALL_HEATMAP,
         ]
     )
@@ -199,8 +195,8 @@ def test_eval_py_scores_an_imported_checkpoint(tmp_path):
     torch.save(official_names(original.state_dict(), "hrnet"), source)
     out = tmp_path / "imported.ckpt"
     load_script("import_checkpoint").main([
-        "--source", "hrnet", "--checkpoint", str(source), "--experiment", "hrnet_heatmap_coco",
-        "--out", str(out), *SMALL_HEATMAP,
+        "source=hrnet", f"checkpoint={source}", "experiment=hrnet_heatmap_coco", f"out={out}",
+        *SMALL_HEATMAP,
     ])  # fmt: skip
     run_dir = tmp_path / "eval"
     result = subprocess.run(
@@ -227,7 +223,7 @@ def test_wrong_source_suggests_the_right_one_in_a_few_lines(tmp_path):
     with pytest.raises(ConversionError) as info:
         convert_state_dict(published, target, "simcc")
     message = str(info.value)
-    assert "looks like --source mmpose" in message
+    assert "looks like source=mmpose" in message
     assert f"map {len(published)} of {len(published)} tensors" in message
     assert len(message.splitlines()) < 5
     # long reports list ten keys per group and count the rest
@@ -238,5 +234,5 @@ def test_wrong_source_suggests_the_right_one_in_a_few_lines(tmp_path):
         convert_state_dict(extra, hrnet_target, "hrnet")
     assert len(str(info.value).splitlines()) < 20
     # even with both allowances, an import that maps nothing is refused
-    with pytest.raises(ConversionError, match=r"no tensor .* maps .*looks like --source mmpose"):
+    with pytest.raises(ConversionError, match=r"no tensor .* maps .*looks like source=mmpose"):
         convert_state_dict(published, target, "hrnet", allow_unmapped=True, allow_unset=True)

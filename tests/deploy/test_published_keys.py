@@ -149,7 +149,7 @@ def test_a_constant_holding_other_values_is_refused(tmp_path):
 
 
 def test_unknown_keys_name_the_sources():
-    with pytest.raises(ConversionError, match=r"cannot tell the source .*--source \(hrnet, "):
+    with pytest.raises(ConversionError, match=r"cannot tell the source .*source=<name> \(hrnet, "):
         detect_source({"encoder.weight": torch.zeros(1)})
 
 
@@ -158,8 +158,8 @@ def test_script_detects_the_source_and_writes_the_halpe_fastpose(tmp_path, capsy
     source = tmp_path / "halpe136_fast_res50_256x192.pth"
     torch.save(published, source)  # AlphaPose's train.py saves the bare state dict
     out = load_script("import_checkpoint").main([
-        "--checkpoint", str(source), "--experiment", "resnet50_fastposeintegral_halpe136",
-        "--out", str(tmp_path / "halpe.ckpt"),
+        f"checkpoint={source}", "experiment=resnet50_fastposeintegral_halpe136",
+        f"out={tmp_path / 'halpe.ckpt'}",
     ])  # fmt: skip
     printed = capsys.readouterr().out
     assert "source: alphapose (told from the file's keys)" in printed
@@ -172,10 +172,10 @@ def test_script_detects_the_source_and_writes_the_halpe_fastpose(tmp_path, capsy
 
 
 def test_script_refuses_a_backbone_checkpoint_beside_the_import(tmp_path):
-    with pytest.raises(ValueError, match="model.backbone.checkpoint is set, but the import maps"):
+    with pytest.raises(SystemExit, match="model.backbone.checkpoint is set, but the import maps"):
         load_script("import_checkpoint").main([
-            "--checkpoint", str(tmp_path / "any.pth"), "--experiment", "cspnext_rtmcc_coco",
-            "--out", str(tmp_path / "out.ckpt"), f"model.backbone.checkpoint={tmp_path}/b.pth",
+            f"checkpoint={tmp_path / 'any.pth'}", "experiment=cspnext_rtmcc_coco",
+            f"out={tmp_path / 'out.ckpt'}", f"model.backbone.checkpoint={tmp_path}/b.pth",
         ])  # fmt: skip
 
 

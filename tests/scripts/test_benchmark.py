@@ -6,13 +6,13 @@ import importlib.util
 import json
 import re
 import sys
-from argparse import Namespace
 from itertools import islice
 from pathlib import Path
 
 import pytest
 import torch
 from helpers import REPO
+from omegaconf import OmegaConf
 
 SCRIPT = REPO / "scripts" / "benchmark.py"
 
@@ -24,8 +24,8 @@ def test_benchmark_reports_every_group(tmp_path: Path, capsys, monkeypatch, fixt
     monkeypatch.setitem(sys.modules, "benchmark", benchmark)  # dataclasses look it up
     spec.loader.exec_module(benchmark)
     out = tmp_path / "figures.json"
-    benchmark.main(["--seconds", "0.2", "--workers", "0", "--steps", "1", "--repeats", "1",
-                    "--overhead-steps", "1", "2", "--batch-size", "4", "--json", str(out)])
+    benchmark.main(["seconds=0.2", "workers=[0]", "steps=1", "repeats=1", "overhead_steps=[1,2]",
+                    "batch_size=4", f"json={out}"])
 
     result = json.loads(out.read_text())
     rows = result["rows"]
@@ -77,7 +77,8 @@ def test_mmpose_row_reads_the_companion_s_json_line(tmp_path, monkeypatch) -> No
         f'echo "$@" > {record}\necho "loading annotations into memory..."\n'
         """echo '{"samples_per_s": 250.0, "mmpose": "1.3.2"}'""",
     )
-    args = Namespace(mmpose_python=python, seconds=0.5, batch_size=16, mmpose_rounds=3)
+    args = OmegaConf.create(
+        dict(mmpose_python=python, seconds=0.5, batch_size=16, mmpose_rounds=3))
     posekit = iter([500.0, 400.0, 750.0])  # the rounds' posekit rates, interleaved
     row = data_path.mmpose_row(tmp_path, (192, 256), posekit=posekit.__next__, full=1000.0,
                                args=args)
@@ -94,7 +95,7 @@ def test_a_failing_mmpose_interpreter_is_named_with_its_output(tmp_path, monkeyp
     data_path = benchmark_module(monkeypatch, "data_path")
     python = fake_interpreter(tmp_path / "python",
                               "echo \"ModuleNotFoundError: No module named 'mmpose'\" >&2; exit 1")
-    args = Namespace(mmpose_python=python, seconds=0.5, batch_size=16)
+    args = OmegaConf.create(dict(mmpose_python=python, seconds=0.5, batch_size=16))
     with pytest.raises(SystemExit, match=r"(?s)python: the mmpose measurement failed \(exit 1\)"
                                          r".*No module named 'mmpose'.*README"):
         data_path.mmpose_rate(python, tmp_path, (192, 256), args)

@@ -84,4 +84,4 @@ def test_script_prints_the_card_and_strict_fails_on_a_difference(capsys):
     groups = [text for _, text in optimizer_groups(compose("train", ["experiment=cspnext_rtmcc_coco"]))]
     # AdamW's paramwise groups: decay 0.05 on weights, none on norms and biases
     assert sorted(text.rsplit("weight decay ", 1)[1] for text in groups) == ["0", "0.05"]
-    assert main(["experiment=hrnet_heatmap_coco", "--no-model", "--strict"]) == 1
+    assert main(["experiment=hrnet_heatmap_coco", "optimizer_groups=false", "strict=true"]) == 1

@@ -163,7 +163,7 @@ def detect_source(source_state: Mapping[str, Tensor]) -> str:
         return "hrnet"
     raise ConversionError(
         f"cannot tell the source from the file's keys (first: {keys[:4]}); name it with "
-        f"--source ({', '.join(SOURCES)})"
+        f"source=<name> ({', '.join(SOURCES)})"
     )
 
 
@@ -178,7 +178,9 @@ def source_rules(
     prefix, default = _BACKBONES[source]
     if source == "mmpose" and any(key.startswith("backbone.stem.") for key in source_keys):
         default = "mmpose_cspnext"
-    backbone = resolve_key_map(backbone_keys, "--keys") if backbone_keys else KEY_MAPS[default]
+    backbone = (
+        resolve_key_map(backbone_keys, "backbone_keys") if backbone_keys else KEY_MAPS[default]
+    )
     # the head rules first: a catch-all backbone map must not take `final_layer` of a bare file
     return HEAD_RULES[source] + prefixed(backbone, prefix, "backbone.")
 
@@ -255,20 +257,20 @@ def convert_state_dict(
     _to_own(report, names)
     if not report.mapped:
         raise ConversionError(
-            f"no tensor of the checkpoint maps onto the posekit model with --source {source} "
-            "(whatever --allow-unmapped / --allow-unset say, an import of nothing is refused)"
+            f"no tensor of the checkpoint maps onto the posekit model with source={source} "
+            "(whatever allow_unmapped / allow_unset say, an import of nothing is refused)"
             + _source_hint(source_state, public_state, source)
         )
     problems = []
     if report.unmapped_source and not allow_unmapped:
         problems.append(
             f"{len(report.unmapped_source)} source tensors are not used "
-            "(allow_unmapped=True, --allow-unmapped)"
+            "(allow_unmapped=true to import them anyway)"
         )
     if report.unset_target and not allow_unset:
         problems.append(
             f"{len(report.unset_target)} posekit tensors would be left at their initialisation "
-            "(allow_unset=True, --allow-unset)"
+            "(allow_unset=true to import them anyway)"
         )
     if problems:
         hint = _source_hint(source_state, public_state, source)
@@ -304,12 +306,12 @@ def mapped_counts(
 def _source_hint(
     source_state: Mapping[str, Tensor], target_state: Mapping[str, Tensor], source: str
 ) -> str:
-    """``; it looks like --source X (maps N of M tensors)`` when another source fits better."""
+    """``; it looks like source=X (maps N of M tensors)`` when another source fits better."""
     counts = mapped_counts(source_state, target_state)
     best = max(counts, key=lambda name: counts[name])
     if best == source or counts[best] <= counts[source]:
         return ""
     return (
-        f". The file looks like --source {best}: its rules map {counts[best]} of "
-        f"{len(source_state)} tensors (--source {source}: {counts[source]})"
+        f". The file looks like source={best}: its rules map {counts[best]} of "
+        f"{len(source_state)} tensors (source={source}: {counts[source]})"
     )
