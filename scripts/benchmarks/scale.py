@@ -29,24 +29,29 @@ MIB = 1024.0 * 1024.0
 PEOPLE_PER_IMAGE = 2.6
 
 
-def write_people_file(path: Path, people: int, image_names: list[str], seed: int = 0,
-                      images: int | None = None) -> Path:
+def write_people_file(path: Path, people: int, image_files: list[tuple[str, int, int]],
+                      seed: int = 0, images: int | None = None) -> Path:
     """A COCO-format keypoint file of ``people`` labelled people (written in chunks) in
-    ``images`` images (default: 2.6 people per image, as COCO train2017)."""
+    ``images`` images (default: 2.6 people per image, as COCO train2017), which reuse the
+    ``image_files`` (file name, width, height) in turn; each person lies inside its image."""
     rng = np.random.default_rng(seed)
     images = images or max(1, int(round(people / PEOPLE_PER_IMAGE)))
+    sizes = np.array([image_files[i % len(image_files)][1:] for i in range(images)], float)
     with open(path, "w") as f:
         f.write('{"info": {"description": "posekit scale benchmark"}, "licenses": [], "images": [')
         f.write(",".join(
-            json.dumps({"license": 1, "file_name": image_names[i % len(image_names)],
-                        "coco_url": "", "height": 480, "width": 640,
+            json.dumps({"license": 1, "file_name": image_files[i % len(image_files)][0],
+                        "coco_url": "", "height": int(sizes[i, 1]), "width": int(sizes[i, 0]),
                         "date_captured": "2013-11-14 17:02:52", "flickr_url": "", "id": i + 1})
             for i in range(images)))
         f.write('], "annotations": [')
         for start in range(0, people, 10000):
             count = min(10000, people - start)
-            boxes = np.column_stack([rng.uniform(0, 400, count), rng.uniform(0, 200, count),
-                                     rng.uniform(40, 230, count), rng.uniform(80, 270, count)])
+            # boxes as fractions of the image, as COCO people in a 640 x 480 image
+            size = sizes[(start + np.arange(count)) % images]  # (count, 2) width, height
+            boxes = np.column_stack([rng.uniform(0, 400 / 640, count), rng.uniform(0, 200 / 480, count),
+                                     rng.uniform(40 / 640, 230 / 640, count),
+                                     rng.uniform(80 / 480, 270 / 480, count)]) * np.tile(size, 2)
             chunk = []
             for j in range(count):
                 x, y, w, h = boxes[j].round(2).tolist()
@@ -120,11 +125,12 @@ def scale_rows(args: DictConfig) -> list:
     for name in ("test_coco.json", *sorted(p.name for p in fixture.glob("*.jpg"))):
         if not (root / name).exists():
             (root / name).symlink_to(fixture / name)
-    names = sorted(p.name for p in fixture.glob("*.jpg"))
+    listed = json.loads((fixture / "test_coco.json").read_text())["images"]
+    files = sorted((i["file_name"], int(i["width"]), int(i["height"])) for i in listed)
     for people in args.scale.people:
         ann = f"people_{people}.json"
         if not (root / ann).exists():
-            write_people_file(root / ann, people, names)
+            write_people_file(root / ann, people, files)
         for cache in root.glob(f"{ann}.*.posekit-records.npz"):
             cache.unlink()
         label = f"{people:,} people"
@@ -200,7 +206,8 @@ def metric_rows(detections: int, images: int, root: Path, rounds: int = 3) -> li
     gt_file = root / f"gt_{images}.json"
     if not gt_file.exists():
         # COCO val2017: 6,352 people with keypoints in 5,000 images
-        write_people_file(gt_file, int(images * 1.27), ["a.jpg"], seed=1, images=images)
+        write_people_file(gt_file, int(images * 1.27), [("a.jpg", 640, 480)], seed=1,
+                          images=images)
     gt = json.loads(gt_file.read_text())
     rng = np.random.default_rng(2)
     people = gt["annotations"]

@@ -112,16 +112,22 @@ def overhead_rows(args: DictConfig) -> list[Row]:
     batches_iter = endless(train_loader(cfg, 0, args.overhead_batch_size))
     batches = [next(batches_iter) for _ in range(4)]
     few, many = args.overhead_steps
-    for name in ("lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    quiet = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.ERROR)
     slopes: dict[str, list[float]] = {"trainer": [], "bare": []}
     # one intra-op thread: the process CPU time then counts no spinning of idle pool threads
-    with warnings.catch_warnings(), torch_threads(1):
-        warnings.simplefilter("ignore")
-        for _ in range(args.repeats):
-            for name, run in (("trainer", trainer_seconds), ("bare", bare_seconds)):
-                seconds = run(cfg, batches, many, device) - run(cfg, batches, few, device)
-                slopes[name].append(seconds / (many - few) * 1000)
+    try:
+        with warnings.catch_warnings(), torch_threads(1):
+            warnings.simplefilter("ignore")
+            for _ in range(args.repeats):
+                for name, run in (("trainer", trainer_seconds), ("bare", bare_seconds)):
+                    seconds = run(cfg, batches, many, device) - run(cfg, batches, few, device)
+                    slopes[name].append(seconds / (many - few) * 1000)
+    finally:  # Lightning's lines are printed again after the measurement (in-process callers)
+        for logger, level in zip(quiet, levels):
+            logger.setLevel(level)
     overhead = [t - b for t, b in zip(slopes["trainer"], slopes["bare"])]
     clock_name = "wall time" if device.type == "cuda" else "process CPU time"
     note = (f"default callbacks + csv logger vs bare loop, both {cfg.trainer.precision}; slope "

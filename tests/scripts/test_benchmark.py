@@ -135,7 +135,8 @@ def test_scale_files_are_coco_people_the_loader_reads_whole(tmp_path, monkeypatc
     scale = benchmark_module(monkeypatch, "scale")
     from posekit.data.formats.coco import load_coco_records
 
-    path = scale.write_people_file(tmp_path / "people.json", 260, ["a.jpg", "b.jpg"])
+    path = scale.write_people_file(tmp_path / "people.json", 260,
+                                  [("a.jpg", 640, 480), ("b.jpg", 500, 333)])
     data = json.loads(path.read_text())
     assert len(data["images"]) == 100 and len(data["annotations"]) == 260
     ann = data["annotations"][0]
@@ -144,3 +145,9 @@ def test_scale_files_are_coco_people_the_loader_reads_whole(tmp_path, monkeypatc
     records = load_coco_records(path, tmp_path, 17, cache=False)
     assert len(records) == 260
     assert {Path(r.image_path).name for r in records} == {"a.jpg", "b.jpg"}
+    # each image carries its file's size, and its people lie inside it
+    size = {i["id"]: (i["width"], i["height"]) for i in data["images"]}
+    assert {size[1], size[2]} == {(640, 480), (500, 333)}
+    for a in data["annotations"]:
+        x, y, w, h = a["bbox"]
+        assert x + w <= size[a["image_id"]][0] and y + h <= size[a["image_id"]][1]
