@@ -3,7 +3,6 @@ format."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import cv2
