@@ -1,18 +1,21 @@
 """Draw posekit's layers from the imports the code really has, and the data path.
 
     python scripts/draw_architecture.py            # writes docs/architecture.md and .png
-    python scripts/draw_architecture.py --check    # exits 1 when docs/architecture.md is stale
+    python scripts/draw_architecture.py check=true # exits 1 when docs/architecture.md is stale
 
 The layer graph is read from the source (every ``posekit.<package>`` import of every module),
-so the picture cannot drift from the code: the tests run ``--check``.
+so the picture cannot drift from the code: the tests run ``check=true``. Options:
+conf/draw_architecture.yaml.
 """
 
 from __future__ import annotations
 
-import argparse
 import ast
-import sys
 from pathlib import Path
+
+from omegaconf import DictConfig
+
+from posekit.cli import command, exit_with
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "src" / "posekit"
@@ -122,14 +125,12 @@ def draw_png(graph: dict[str, set[str]], path: Path) -> None:
     plt.close(figure)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="fail if docs/ is stale")
-    args = parser.parse_args(argv)
+@command("draw_architecture")
+def main(cfg: DictConfig) -> int:
     graph = layer_imports()
     text = markdown(graph)
     target = DOCS / "architecture.md"
-    if args.check:
+    if cfg.check:
         if not target.is_file() or target.read_text() != text:
             print(f"{target} is stale: run python scripts/draw_architecture.py")
             return 1
@@ -143,4 +144,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main())

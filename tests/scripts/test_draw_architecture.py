@@ -9,7 +9,7 @@ draw = load_script("draw_architecture")
 
 
 def test_the_committed_diagram_matches_the_imports():
-    assert draw.main(["--check"]) == 0
+    assert draw.main(["check=true"]) == 0
 
 
 def test_the_layer_graph_is_read_from_the_source(tmp_path):
