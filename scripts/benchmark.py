@@ -18,7 +18,9 @@ Prints figures (it is not a test), in groups (scripts/benchmarks/):
   * scale (only with groups=[scale] or a list that names it): COCO-size annotation files written
     for the purpose (scale.people): setup time cold and cached, peak memory, loader workers'
     private memory over scale.samples samples, and COCO AP time of scale.detections detected
-    people over scale.images images beside pycocotools alone.
+    people over scale.images images beside pycocotools alone;
+  * export (only with groups=[export] or a list that names it): one 1280x720 image of 10 people
+    through onnxruntime, crops cut outside (cv2) against crop_in_graph, and the crops alone.
 
 train.py overrides (``data.input_size=[192,256]``, ``model=heatmap``, ...) change the
 configuration measured. Options: conf/benchmark.yaml.
@@ -45,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/benchmarks
 
 from benchmarks.common import Row, compose_config  # noqa: E402
 from benchmarks.data_path import data_rows  # noqa: E402
+from benchmarks.export_latency import export_rows  # noqa: E402
 from benchmarks.memory import memory_rows  # noqa: E402
 from benchmarks.scale import scale_rows  # noqa: E402
 from benchmarks.trainer_overhead import overhead_rows  # noqa: E402
@@ -61,7 +64,7 @@ def loader_rows(args: DictConfig) -> list[Row]:
 
 
 GROUPS = {"data": loader_rows, "overhead": overhead_rows, "training": training_rows,
-          "memory": memory_rows, "scale": scale_rows}
+          "memory": memory_rows, "scale": scale_rows, "export": export_rows}
 
 
 def machine(args: DictConfig) -> dict[str, object]:

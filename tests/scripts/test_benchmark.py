@@ -57,6 +57,21 @@ def test_benchmark_reports_every_group(tmp_path: Path, capsys, monkeypatch, fixt
     assert "trainer - bare" in printed and "cv2.imread full" in printed
 
 
+@pytest.mark.slow
+def test_the_export_group_times_both_crops(monkeypatch) -> None:
+    """groups=[export]: crops outside + ONNX against crop_in_graph on the same image, and the two
+    crops alone; the notes give each ONNX time as a ratio to the first, computed from them."""
+    export_latency = benchmark_module(monkeypatch, "export_latency")
+    monkeypatch.setattr(export_latency, "TIMED_CALLS", 2)
+    rows = export_latency.export_rows(OmegaConf.create({"overrides": ["data.input_size=[48,64]"]}))
+    assert [row.setting.split(",")[0] for row in rows] == [
+        "crops cut outside (cv2) + ONNX", "crop_in_graph ONNX", "the crops alone",
+        "the crops alone"]
+    assert all(row.group == "export" and row.unit == "ms" and row.value > 0 for row in rows)
+    assert "10 people, 1280x720 image, 64x48" in rows[0].setting
+    assert rows[1].note == f"x{rows[1].value / rows[0].value:.2f} of crops cut outside"
+
+
 def benchmark_module(monkeypatch, name: str):
     """scripts/benchmarks/<name>.py, imported as the benchmark script imports it."""
     monkeypatch.syspath_prepend(str(REPO / "scripts"))
