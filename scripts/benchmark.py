@@ -39,7 +39,6 @@ from pathlib import Path
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue
 from rich.console import Console
 from rich.table import Table
 
@@ -109,7 +108,7 @@ def options(cfg: DictConfig) -> DictConfig:
     return OmegaConf.create({**chosen, "overrides": task_overrides(exclude=OWN_KEYS)})
 
 
-@command("benchmark", refuse=(ValueError, MissingMandatoryValue))
+@command("benchmark", refuse=(ValueError))
 def main(cfg: DictConfig) -> dict[str, object]:
     args = options(cfg)
     warnings.filterwarnings("ignore", message=".*self.log")

@@ -25,7 +25,6 @@ from pathlib import Path
 import pandas as pd
 import torch
 from omegaconf import DictConfig
-from omegaconf.errors import MissingMandatoryValue
 
 from posekit.cli import command, task_overrides
 from posekit.config import compose
@@ -119,7 +118,7 @@ def to_markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-@command("head_zoo", refuse=(ValueError, FileNotFoundError, MissingMandatoryValue))
+@command("head_zoo", refuse=(ValueError, FileNotFoundError))
 def main(cfg: DictConfig) -> pd.DataFrame:
     families = {name: [str(o) for o in overrides] for name, overrides in cfg.zoo.items()}
     chosen = [cfg.families] if isinstance(cfg.families, str) else list(cfg.families or families)

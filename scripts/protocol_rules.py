@@ -24,7 +24,6 @@ import numpy as np
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
-from omegaconf.errors import MissingMandatoryValue
 
 from posekit.analysis.predict import Predictions, predict_dataset
 from posekit.cli import command
@@ -95,7 +94,7 @@ def scores(predictions: Predictions, data, **metric_options) -> dict[str, float]
     return values
 
 
-@command("protocol_rules", refuse=(ValueError, FileNotFoundError, MissingMandatoryValue))
+@command("protocol_rules", refuse=(ValueError, FileNotFoundError))
 def main(cfg: DictConfig) -> None:
     ckpt = resolve_checkpoint(cfg.ckpt_path)
     model = load_model(ckpt)

@@ -20,13 +20,12 @@ conf/reproduce.yaml.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from omegaconf import DictConfig, open_dict
-from omegaconf.errors import MissingMandatoryValue
 
 from posekit.cli import choice, command, task_overrides
+from posekit.engine.checkpoint_import import import_checkpoint, import_config
 from posekit.engine.reproduction import (
     card_markdown,
     make_card,
@@ -41,18 +40,9 @@ REPO = Path(__file__).resolve().parents[1]
 OWN_KEYS = ("checkpoint", "source", "out", "flip_test")
 
 
-def _import_script():
-    """``scripts/import_checkpoint.py`` as a module (scripts are not a package)."""
-    spec = importlib.util.spec_from_file_location("import_checkpoint", REPO / "scripts" /
-                                                  "import_checkpoint.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 # bad input (ConversionError and CheckpointError are ValueErrors, DataLayoutError a
 # FileNotFoundError): its message, no traceback
-@command("reproduce", refuse=(ValueError, FileNotFoundError, MissingMandatoryValue))
+@command("reproduce", refuse=(ValueError, FileNotFoundError))
 def main(cfg: DictConfig) -> dict:
     """Import, evaluate, write the card; returns the card."""
     experiment = choice("experiment")
@@ -60,12 +50,10 @@ def main(cfg: DictConfig) -> dict:
         raise ValueError("give experiment=<name> (a config of conf/experiment), the recipe "
                          "whose published number to reproduce, e.g. experiment=hrnet_udp_coco")
     out_dir = Path(cfg.out).resolve()
-    importer = _import_script()
     # the recipe's own config (data, boxes, protocol) around the imported model; no training
     # callbacks or loggers (EMA would swap weights)
-    run_cfg = importer.import_config(task_overrides(exclude=OWN_KEYS), out_dir)
-    imported = importer.import_checkpoint(run_cfg, cfg.checkpoint, out_dir / "imported.ckpt",
-                                          cfg.source)
+    run_cfg = import_config(task_overrides(exclude=OWN_KEYS), out_dir)
+    imported = import_checkpoint(run_cfg, cfg.checkpoint, out_dir / "imported.ckpt", cfg.source)
     with open_dict(run_cfg):
         run_cfg.ckpt_path = str(imported)
         run_cfg.flip_test = cfg.flip_test

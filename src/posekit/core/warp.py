@@ -1,5 +1,6 @@
-"""The crop warp for a batch on the device: cv2.warpAffine's bilinear warp with torch's
-grid_sample, so that a GPU can cut the crops from the decoded images."""
+"""Crop warps in torch: a batch on the device (cv2.warpAffine's bilinear warp with torch's
+grid_sample, so that a GPU can cut the crops from the decoded images), and OpenCV 4's
+fixed-point warpAffine to the level (the crop inside an exported graph)."""
 
 from __future__ import annotations
 

@@ -63,6 +63,8 @@ class ExportablePoseNet(nn.Module):
     (:func:`posekit.models.predict.predict_crops`) with crop pixels as image pixels.
     """
 
+    input_names: tuple[str, ...] = ("image",)
+
     def __init__(
         self, model: TopDownPoseModule, with_decode: bool = False, flip_test: bool = False
     ):
@@ -89,8 +91,6 @@ class ExportablePoseNet(nn.Module):
         """Normalised images -> the head outputs."""
         features = self.backbone(images)
         return self.head(self.neck(features)[0] if self.neck is not None else features[0])
-
-    input_names: tuple[str, ...] = ("image",)
 
     def forward(self, images: Tensor) -> tuple[Tensor, ...]:
         """(N, 3, H, W) RGB 0-255 -> the outputs named by ``output_names``."""
@@ -144,8 +144,8 @@ class CroppingPoseNet(ExportablePoseNet):
     def example_inputs(
         self, batch: int, dtype: str = "uint8", seed: int = 0
     ) -> tuple[Tensor, Tensor]:
-        """A random image a little larger than the crop, and ``batch`` boxes in it (the
-        last reaching past its border)."""
+        """A random image about twice the crop's size and ``batch`` random boxes in it, some
+        reaching past its border."""
         if dtype not in INPUT_DTYPES:
             raise ValueError(f"input dtype must be one of {sorted(INPUT_DTYPES)}, got {dtype!r}")
         generator = torch.Generator().manual_seed(seed)
