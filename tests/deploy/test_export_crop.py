@@ -9,7 +9,8 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from helpers.tiny_models import save_tiny_checkpoint
+from helpers import compose_config
+from helpers.tiny_models import TINY, load_script, save_tiny_checkpoint
 
 from posekit.analysis.export_check import export_drift, save_keypoints
 from posekit.analysis.loading import load_run
@@ -23,7 +24,7 @@ from posekit.core.geometry import (
 from posekit.core.warp import opencv_warp_affine
 from posekit.deploy.export import CroppingPoseNet, export, run_exported
 from posekit.deploy.predictor import Predictor
-from posekit.models.checkpoint import load_model
+from posekit.models.checkpoint import build_model, load_model, save_checkpoint
 
 BOXES = np.array(  # wide, tall, past the top-left corner, past the bottom-right, a sliver
     [[10.0, 20.0, 80.0, 30.0], [5.5, 3.25, 20.0, 90.0], [-15.0, -8.0, 50.0, 60.0],
@@ -158,3 +159,32 @@ def test_keypoints_saved_in_one_environment_are_the_reference_in_another(checkpo
     there = export_drift(run, exported, "onnx", reference=tmp_path / "moved.npz")
     np.testing.assert_array_equal(there.sample_idx, [0, 1, 2])
     np.testing.assert_allclose(there.distances, 5.0, atol=1e-3)
+
+
+def test_the_export_command_pads_boxes_as_the_run_did(tmp_path):
+    """export.py crop_in_graph=true on a run trained with data.bbox_padding=1.5: the graph pads
+    by 1.5 (the Predictor of that checkpoint reads the same setting), not the default 1.25."""
+    torch.manual_seed(0)
+    model = build_model(compose_config("train", [*TINY, "data.bbox_padding=1.5"], tmp_path))
+    checkpoint = save_checkpoint(model, tmp_path / "padded.ckpt")
+    path = tmp_path / "padded.onnx"
+    load_script("export").main([f"ckpt_path={checkpoint}", f"out={path}", "crop_in_graph=true"])
+    predictor = Predictor.from_checkpoint(checkpoint, flip_test=False)
+    assert predictor.bbox_padding == 1.5
+    image = _image(200, 160, seed=4)
+    boxes = np.array([[17.3, 9.9, 101.7, 48.2], [40.0, 30.0, 60.0, 120.0]], np.float32)
+    keypoints, _ = run_exported(path, "onnx", torch.from_numpy(image), torch.from_numpy(boxes))
+    np.testing.assert_allclose(keypoints, predictor.predict(image, boxes).keypoints, atol=1e-3)
+
+
+def test_check_export_saves_and_reads_eval_keypoints(checkpoint, exported, tmp_path, capsys):
+    """check_export.py save= then reference= (as on the training machine, then the deployment's)."""
+    check_export = load_script("check_export")
+    saved = tmp_path / "eval.npz"
+    common = [f"exported={exported}", f"ckpt_path={checkpoint}", "samples=3",
+              "data.num_workers=0"]
+    check_export.main([*common, f"save={saved}"])
+    with np.load(saved) as arrays:
+        assert arrays["eval_keypoints"].shape == arrays["exported_keypoints"].shape == (3, 17, 2)
+    assert check_export.main([*common, f"reference={saved}"]) < 1e-3
+    assert f"against eval.py's keypoints of {saved}" in capsys.readouterr().out

@@ -256,3 +256,20 @@ def test_evaluate_results_mpii_refuses_nan(tmp_path):
     scipy.io.savemat(str(path), {"preds": preds + 1.0})
     with pytest.raises(ValueError, match=r"pred.mat: non-finite .* people \[1\]"):
         score_results("mpii", path, mat=mat)
+
+
+def test_evaluate_results_reads_a_custom_sets_keypoint_spec(tmp_path):
+    """data=custom keypoint_spec=<yaml>: the sample's own people as results (each keypoint
+    where it was labelled, score 1) match every person at OKS 1, so AP is 1 by definition."""
+    from helpers.tiny_models import load_script
+
+    truth = REPO / "data" / "sample" / "annotations" / "val.json"
+    people = json.loads(truth.read_text())["annotations"]
+    results = [{"image_id": p["image_id"], "category_id": 1, "keypoints": p["keypoints"],
+                "score": 1.0} for p in people]
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results))
+    metrics = load_script("evaluate_results").main([
+        "data=custom", f"keypoint_spec={CONF / 'keypoints' / 'coco.yaml'}",
+        f"annotations={truth}", f"results={path}"])
+    assert metrics["AP"] == pytest.approx(1.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import re
 import sys
 from itertools import islice
@@ -24,6 +25,8 @@ def test_benchmark_reports_every_group(tmp_path: Path, capsys, monkeypatch, fixt
     monkeypatch.setitem(sys.modules, "benchmark", benchmark)  # dataclasses look it up
     spec.loader.exec_module(benchmark)
     out = tmp_path / "figures.json"
+    lightning_logger = logging.getLogger("lightning.pytorch")
+    level = lightning_logger.level
     benchmark.main(["seconds=0.2", "workers=[0]", "steps=1", "repeats=1", "overhead_steps=[1,2]",
                     "batch_size=4", f"json={out}"])
 
@@ -55,6 +58,7 @@ def test_benchmark_reports_every_group(tmp_path: Path, capsys, monkeypatch, fixt
         (17 * 48 * 64 + 17) * 4 / 1024)
     printed = capsys.readouterr().out
     assert "trainer - bare" in printed and "cv2.imread full" in printed
+    assert lightning_logger.level == level  # the overhead rows silence Lightning only meanwhile
 
 
 @pytest.mark.slow
